@@ -1,0 +1,138 @@
+// Desired state: a pure function of the custom resource. CR in; Deployment, Service and ConfigMap
+// out, each a complete server-side-apply configuration of exactly the fields this operator owns.
+import { createHash } from 'node:crypto';
+import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import { API_VERSION, KIND, type KindCustomHttp, type KindCustomHttpSpec } from './kindcustomhttp.js';
+
+/** The field manager of every write this operator makes. */
+export const FIELD_MANAGER = 'stimulated-peering';
+export const MANAGED_BY = 'stimulated-peering';
+export const APP_NAME = 'http-server';
+
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_INSTANCE = 'app.kubernetes.io/instance';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
+
+export const CONFIG_MOUNT_PATH = '/config';
+export const CONTAINER_NAME = 'http-server';
+
+export interface DesiredChildren {
+  deployment: V1Deployment;
+  service: V1Service;
+  configMap: V1ConfigMap;
+}
+
+function shortHash(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 8);
+}
+
+/**
+ * `value` if it fits in `max` characters; otherwise a prefix and a hash of the whole, so that two
+ * long names differing only at the end still map to different results.
+ */
+export function fitName(value: string, max: number): string {
+  if (value.length <= max) return value;
+  return `${value.slice(0, max - 9).replace(/[^A-Za-z0-9]+$/, '')}-${shortHash(value)}`;
+}
+
+/**
+ * The Deployment's and Service's name: the CR's name, as the original operator used, when it is a
+ * valid Service name (DNS-1035 label); otherwise a valid name derived from it.
+ */
+export function workloadName(crName: string): string {
+  if (/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(crName)) return crName;
+  const sanitized = `s-${crName.replace(/[^a-z0-9-]/g, '-')}`.slice(0, 54).replace(/-+$/, '');
+  return `${sanitized}-${shortHash(crName)}`;
+}
+
+export function configMapName(crName: string): string {
+  return fitName(`${crName}-configmap`, 253);
+}
+
+/** Labels that select one CR's pods and no other CR's, whatever the length of its name. */
+export function selectorLabels(crName: string): Record<string, string> {
+  return { [LABEL_NAME]: APP_NAME, [LABEL_INSTANCE]: fitName(crName, 63) };
+}
+
+export function childLabels(crName: string): Record<string, string> {
+  return { ...selectorLabels(crName), [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_PART_OF]: 'stimulated-peering' };
+}
+
+export function ownerReference(cr: KindCustomHttp): V1OwnerReference {
+  return { apiVersion: API_VERSION, kind: KIND, name: cr.metadata.name, uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true };
+}
+
+function childMetadata(cr: KindCustomHttp, name: string) {
+  return {
+    name,
+    namespace: cr.metadata.namespace,
+    labels: childLabels(cr.metadata.name),
+    ownerReferences: [ownerReference(cr)],
+  };
+}
+
+export function desiredConfigMap(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1ConfigMap {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: childMetadata(cr, configMapName(cr.metadata.name)),
+    data: { ...spec.configMapData },
+  };
+}
+
+export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1Deployment {
+  const name = cr.metadata.name;
+  const probe = { httpGet: { path: '/ping', port: 'http' } };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(cr, workloadName(name)),
+    spec: {
+      replicas: spec.replicaCount,
+      selector: { matchLabels: selectorLabels(name) },
+      template: {
+        // No config checksum here: the server re-reads /config/hostports when it changes, so a
+        // ConfigMap edit must not roll the pods.
+        metadata: { labels: childLabels(name) },
+        spec: {
+          containers: [
+            {
+              name: CONTAINER_NAME,
+              image: spec.image,
+              imagePullPolicy: 'IfNotPresent',
+              ports: [{ name: 'http', containerPort: spec.containerPort, protocol: 'TCP' }],
+              readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
+              livenessProbe: { ...probe, initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 3 },
+              volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true }],
+              securityContext: { allowPrivilegeEscalation: false },
+              ...(spec.resources ? { resources: spec.resources } : {}),
+            },
+          ],
+          volumes: [{ name: 'config', configMap: { name: configMapName(name) } }],
+        },
+      },
+    },
+  };
+}
+
+export function desiredService(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(cr, workloadName(cr.metadata.name)),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(cr.metadata.name),
+      ports: [{ name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP' }],
+    },
+  };
+}
+
+export function desiredChildren(cr: KindCustomHttp, spec: KindCustomHttpSpec): DesiredChildren {
+  return {
+    configMap: desiredConfigMap(cr, spec),
+    deployment: desiredDeployment(cr, spec),
+    service: desiredService(cr, spec),
+  };
+}

@@ -1,0 +1,96 @@
+// Status: a pure function of what a reconcile observed. It is rebuilt on every run; a condition
+// keeps its lastTransitionTime while its status stays the same, so an unchanged world writes nothing.
+import type { V1Deployment } from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import type { Condition, KindCustomHttpStatus } from './kindcustomhttp.js';
+
+/** Why a reconcile could not converge, when retrying cannot help until someone edits the CR. */
+export interface TerminalFailure {
+  reason: 'InvalidSpec' | 'ApplyRejected';
+  message: string;
+}
+
+export type Observation =
+  | { kind: 'converged'; generation: number; desiredReplicas: number; deployment: V1Deployment }
+  | { kind: 'failed'; generation: number; failure: TerminalFailure };
+
+type ConditionValue = Pick<Condition, 'status' | 'reason' | 'message'>;
+
+function rollout(deployment: V1Deployment, desiredReplicas: number) {
+  const status = deployment.status ?? {};
+  const observedLatest = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  const updated = status.updatedReplicas ?? 0;
+  const ready = status.readyReplicas ?? 0;
+  const total = status.replicas ?? 0;
+  const deadlineExceeded = status.conditions?.find(
+    (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
+  );
+  return {
+    ready,
+    total,
+    complete: observedLatest && updated >= desiredReplicas && ready >= desiredReplicas && total === desiredReplicas,
+    deadlineExceeded,
+  };
+}
+
+function conditionValues(observation: Observation): Record<Condition['type'], ConditionValue> {
+  if (observation.kind === 'failed') {
+    const { reason, message } = observation.failure;
+    return {
+      Ready: { status: 'False', reason, message },
+      Progressing: { status: 'False', reason, message: 'waiting for the spec to be corrected' },
+      Degraded: { status: 'True', reason, message },
+    };
+  }
+  const { desiredReplicas, deployment } = observation;
+  const state = rollout(deployment, desiredReplicas);
+  const counts = `${state.ready}/${desiredReplicas} replicas ready`;
+  return {
+    Ready: state.complete
+      ? { status: 'True', reason: 'Available', message: counts }
+      : { status: 'False', reason: 'ReplicasNotReady', message: counts },
+    Progressing: state.complete
+      ? { status: 'False', reason: 'RolloutComplete', message: counts }
+      : { status: 'True', reason: 'RollingOut', message: `${counts}, ${state.total} running` },
+    Degraded: state.deadlineExceeded
+      ? { status: 'True', reason: 'ProgressDeadlineExceeded', message: state.deadlineExceeded.message ?? 'rollout is stuck' }
+      : { status: 'False', reason: 'AsExpected', message: 'children applied' },
+  };
+}
+
+/** The status to report for `observation`, reusing transition times from `current` where nothing moved. */
+export function computeStatus(current: KindCustomHttpStatus | undefined, observation: Observation, now: Date): KindCustomHttpStatus {
+  const values = conditionValues(observation);
+  const conditions = (Object.keys(values) as Condition['type'][]).map((type): Condition => {
+    const previous = current?.conditions?.find((c) => c.type === type);
+    const value = values[type];
+    return {
+      type,
+      ...value,
+      observedGeneration: observation.generation,
+      lastTransitionTime: previous && previous.status === value.status ? previous.lastTransitionTime : now.toISOString(),
+    };
+  });
+  const replicaCounts =
+    observation.kind === 'converged'
+      ? { replicas: observation.deployment.status?.replicas ?? 0, readyReplicas: observation.deployment.status?.readyReplicas ?? 0 }
+      : { replicas: current?.replicas ?? 0, readyReplicas: current?.readyReplicas ?? 0 };
+  return { observedGeneration: observation.generation, ...replicaCounts, conditions };
+}
+
+export function statusChanged(current: KindCustomHttpStatus | undefined, next: KindCustomHttpStatus): boolean {
+  return !isDeepStrictEqual(normalize(current ?? {}), normalize(next));
+}
+
+function normalize(status: KindCustomHttpStatus): KindCustomHttpStatus {
+  return {
+    observedGeneration: status.observedGeneration,
+    replicas: status.replicas ?? 0,
+    readyReplicas: status.readyReplicas ?? 0,
+    conditions: [...(status.conditions ?? [])]
+      .sort((a, b) => a.type.localeCompare(b.type))
+      .map(({ type, status: s, reason, message, observedGeneration, lastTransitionTime }) => ({
+        type, status: s, reason, message, observedGeneration, lastTransitionTime,
+      })),
+  };
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the local control plane (one multi-call binary: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl) and KWOK from Go modules, into a cache folder
+# outside the clone keyed by the versions and sources, so a second run or a fresh clone on the same
+# machine reuses it. Prints the bin folder on its last line.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/versions.env"
+
+key=$(cat "$here/versions.env" "$here"/controlplane/go.mod "$here"/controlplane/go.sum "$here"/controlplane/*.go | sha256sum | cut -c1-12)
+cache_root=${STIMULATED_PEERING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stimulated-peering}
+bin="$cache_root/controlplane-$KUBERNETES_VERSION-kwok-$KWOK_VERSION-$key/bin"
+
+if [[ -x "$bin/controlplane" && -x "$bin/kwok" && -L "$bin/kubectl" ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+mkdir -p "$bin"
+staging=$(mktemp -d "$bin/../build.XXXXXX")
+trap 'rm -rf "$staging"' EXIT
+start=$SECONDS
+
+if [[ ! -x "$bin/controlplane" ]]; then
+  echo "building the control plane (Kubernetes $KUBERNETES_VERSION); a cold build takes a long while" >&2
+  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  ldflags="-s -w"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$here/controlplane" && go build -trimpath -ldflags "$ldflags" -o "$staging/controlplane" .)
+  mv "$staging/controlplane" "$bin/controlplane"
+  echo "control plane built in $((SECONDS - start))s" >&2
+fi
+
+if [[ ! -x "$bin/kwok" ]]; then
+  echo "building KWOK $KWOK_VERSION" >&2
+  GOBIN="$staging" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  mv "$staging/kwok" "$bin/kwok"
+fi
+
+ln -sfn controlplane "$bin/kubectl"
+echo "control plane ready after $((SECONDS - start))s" >&2
+echo "$bin"

@@ -1,0 +1,147 @@
+// Helpers for tests against the real control plane: clients, kubectl, namespaces, polling, and
+// identities with only the permissions a test grants them.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  RbacAuthorizationV1Api,
+  type V1PolicyRule,
+} from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { inject } from 'vitest';
+import { ClusterConfig, loadClusterConfig } from '../../functions/core/cluster-access.js';
+
+export function kubeconfigPath(): string {
+  return inject('kubeconfig');
+}
+
+/** A client config for the test cluster's admin. */
+export function adminConfig(): ClusterConfig {
+  return loadClusterConfig({ mode: 'kubeconfig', path: kubeconfigPath() });
+}
+
+export function adminClients(config: KubeConfig = adminConfig()) {
+  return {
+    config,
+    core: config.makeApiClient(CoreV1Api),
+    apps: config.makeApiClient(AppsV1Api),
+    custom: config.makeApiClient(CustomObjectsApi),
+    rbac: config.makeApiClient(RbacAuthorizationV1Api),
+  };
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl against the test cluster; resolves with its exit code rather than throwing. */
+export function kubectl(args: string[], input?: string, kubeconfig = kubeconfigPath()): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(inject('kubectl'), args, { env: { ...process.env, KUBECONFIG: kubeconfig } }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+/** kubectl that must succeed; returns its standard output. */
+export async function kubectlOk(args: string[], input?: string, kubeconfig?: string): Promise<string> {
+  const result = await kubectl(args, input, kubeconfig);
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
+  return result.stdout;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a namespace of its own for a test; returns its name. */
+export async function createNamespace(prefix = 'test'): Promise<string> {
+  const name = uniqueName(prefix);
+  await adminClients().core.createNamespace({ body: { metadata: { name, labels: { 'stimulated-peering.test': 'true' } } } });
+  return name;
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await adminClients().core.deleteNamespace({ name }).catch(() => undefined);
+}
+
+/** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  description: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 60_000, intervalMs = 200 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${lastError ? `: ${String(lastError)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export const CRD_PATH = new URL('../../crds/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
+export const ORIGINAL_CRD_PATH = new URL('../../../shared/seed/original/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
+export const ORIGINAL_SAMPLE_PATH = new URL('../../../shared/seed/original/groupsp_v1_kindcustomhttp.yaml', import.meta.url).pathname;
+
+/** The original sample CR, unchanged but for its namespace. */
+export function originalSample(namespace: string): string {
+  return readFileSync(ORIGINAL_SAMPLE_PATH, 'utf8').replace(/namespace: peerns/, `namespace: ${namespace}`);
+}
+
+/** Installs the project's CRD and waits until it is served. */
+export async function installCrd(path = CRD_PATH): Promise<void> {
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', path]);
+  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/kindcustomhttps.groupsp.measutosh.dev']);
+}
+
+/**
+ * A ServiceAccount in `namespace` bound to exactly `rules` (namespaced, or cluster-wide when
+ * `clusterWide`), and a KubeConfig that acts as it with a real token from the TokenRequest API.
+ */
+export async function restrictedIdentity(namespace: string, rules: V1PolicyRule[], clusterWide = false): Promise<{ config: KubeConfig; user: string }> {
+  const { core, rbac } = adminClients();
+  const name = uniqueName('restricted');
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
+  const subject = { kind: 'ServiceAccount', name, namespace };
+  if (clusterWide) {
+    await rbac.createClusterRole({ body: { metadata: { name: `${namespace}-${name}` }, rules } });
+    await rbac.createClusterRoleBinding({
+      body: { metadata: { name: `${namespace}-${name}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `${namespace}-${name}` }, subjects: [subject] },
+    });
+  } else {
+    await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+    await rbac.createNamespacedRoleBinding({
+      namespace,
+      body: { metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name }, subjects: [subject] },
+    });
+  }
+  return { config: await serviceAccountConfig(namespace, name), user: `system:serviceaccount:${namespace}:${name}` };
+}
+
+/** A KubeConfig acting as an existing ServiceAccount. */
+export async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
+  const admin = adminConfig();
+  const token = await adminClients(admin).core.createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { expirationSeconds: 3600, audiences: [] } },
+  });
+  const cluster = admin.getCurrentCluster()!;
+  const config = new ClusterConfig();
+  config.loadFromClusterAndUser(cluster, { name, token: token.status!.token });
+  return config;
+}
