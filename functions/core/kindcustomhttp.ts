@@ -44,7 +44,8 @@ export const kindCustomHttpSpecSchema = z.object({
   /** The Service's port. */
   port: portNumber,
   configMapData: z
-    .record(z.string(), z.string())
+    .record(z.string(), z.string().max(32768))
+    .refine((data) => Object.keys(data).length <= 16, 'must have at most 16 keys')
     .default({})
     .superRefine((data, ctx) => {
       const hostports = data[HOSTPORTS_KEY];

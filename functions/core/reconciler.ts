@@ -109,7 +109,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
 async function applyChild(api: KubeApi, desired: ChildObject, before: ChildObject | undefined): Promise<{ object: ChildObject; change?: ChildChange }> {
   const kind = desired.kind as ChildKind;
   const { name, namespace } = desired.metadata as { name: string; namespace: string };
-  const fields = changedFields(desired, before);
+  const fields = before ? changedFields(desired, before) : [];
   let action: ChildChange['action'] = before ? 'updated' : 'created';
   let object: ChildObject;
   try {

@@ -11,7 +11,7 @@ key=$(cat "$here/versions.env" "$here"/controlplane/go.mod "$here"/controlplane/
 cache_root=${STIMULATED_PEERING_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stimulated-peering}
 bin="$cache_root/controlplane-$KUBERNETES_VERSION-kwok-$KWOK_VERSION-$key/bin"
 
-if [[ -x "$bin/controlplane" && -x "$bin/kwok" && -L "$bin/kubectl" ]]; then
+if [[ -x "$bin/controlplane" && -x "$bin/kwok" && -L "$bin/kubectl" && -s "$bin/kwok-stages.yaml" ]]; then
   echo "$bin"
   exit 0
 fi
@@ -38,6 +38,17 @@ if [[ ! -x "$bin/kwok" ]]; then
   echo "building KWOK $KWOK_VERSION" >&2
   GOBIN="$staging" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$staging/kwok" "$bin/kwok"
+fi
+
+if [[ ! -s "$bin/kwok-stages.yaml" ]]; then
+  # KWOK's own stage definitions: nodes become Ready and keep a heartbeat, pods become Ready with
+  # an IP, finish, and go away when deleted.
+  kwok_src=$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    echo "---"
+    cat "$kwok_src/kustomize/stage/$stage.yaml"
+  done > "$staging/kwok-stages.yaml"
+  mv "$staging/kwok-stages.yaml" "$bin/kwok-stages.yaml"
 fi
 
 ln -sfn controlplane "$bin/kubectl"

@@ -268,6 +268,7 @@ export async function up(log: (line: string) => void = () => {}): Promise<Cluste
     ]);
     startProcess(state, 'kwok', join(binDir, 'kwok'), [
       `--kubeconfig=${state.kubeconfig}`,
+      `--config=${join(binDir, 'kwok-stages.yaml')}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--cidr=10.0.0.1/16',
