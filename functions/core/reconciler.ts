@@ -8,9 +8,10 @@ import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
 import { RejectedApiError, type ChildKind, type ChildObject, type EventRecord, type KubeApi } from './kube-api.js';
 import { computeStatus, statusChanged, type Observation, type TerminalFailure } from './status.js';
 
+/** The part of a logger the core needs (Powertools' Logger fits it). */
 export interface Log {
-  info(message: string, ...extra: object[]): void;
-  warn(message: string, ...extra: object[]): void;
+  info(message: string, ...extra: Array<Record<string, unknown>>): void;
+  warn(message: string, ...extra: Array<Record<string, unknown>>): void;
 }
 
 export interface ReconcileTarget {
