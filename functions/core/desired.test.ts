@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIG_MOUNT_PATH,
+  configMapName,
+  desiredChildren,
+  fitName,
+  LABEL_INSTANCE,
+  LABEL_MANAGED_BY,
+  selectorLabels,
+  workloadName,
+} from './desired.js';
+import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
+
+function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } }) {
+  const cr: KindCustomHttp = {
+    apiVersion: 'groupsp.measutosh.dev/v1',
+    kind: 'KindCustomHttp',
+    metadata: { name, namespace: 'peerns', uid: 'uid-1', generation: 1 },
+    spec,
+  };
+  const parsed = parseSpec(spec);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return { cr, spec: parsed.spec };
+}
+
+describe('desiredChildren', () => {
+  describe('for the original sample CR', () => {
+    const { cr, spec } = customResource();
+    const { deployment, service, configMap } = desiredChildren(cr, spec);
+
+    it('names the children as the original operator did', () => {
+      expect(deployment.metadata?.name).toBe('kindcustomhttp-sample');
+      expect(service.metadata?.name).toBe('kindcustomhttp-sample');
+      expect(configMap.metadata?.name).toBe('kindcustomhttp-sample-configmap');
+    });
+
+    it('runs the requested replicas of the server listening on 8080', () => {
+      const container = deployment.spec!.template.spec!.containers[0]!;
+      expect(deployment.spec!.replicas).toBe(2);
+      expect(container.image).toBe('measutosh/http-server');
+      expect(container.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    });
+
+    it('probes readiness and liveness on /ping', () => {
+      const container = deployment.spec!.template.spec!.containers[0]!;
+      expect(container.readinessProbe?.httpGet).toEqual({ path: '/ping', port: 'http' });
+      expect(container.livenessProbe?.httpGet).toEqual({ path: '/ping', port: 'http' });
+    });
+
+    it('mounts the ConfigMap at /config', () => {
+      const pod = deployment.spec!.template.spec!;
+      expect(pod.volumes).toEqual([{ name: 'config', configMap: { name: 'kindcustomhttp-sample-configmap' } }]);
+      expect(pod.containers[0]!.volumeMounts).toEqual([{ name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true }]);
+      expect(configMap.data).toEqual({ hostports: 'localhost,8080\n' });
+    });
+
+    it('exposes spec.port on the Service and forwards it to the container port, not to port 80', () => {
+      expect(service.spec!.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+    });
+
+    it('selects the pods with labels of this instance only', () => {
+      expect(deployment.spec!.selector.matchLabels).toEqual(selectorLabels('kindcustomhttp-sample'));
+      expect(service.spec!.selector).toEqual(selectorLabels('kindcustomhttp-sample'));
+      expect(deployment.spec!.template.metadata!.labels).toMatchObject(selectorLabels('kindcustomhttp-sample'));
+    });
+
+    it('labels every child as managed by this operator and owned by the CR', () => {
+      for (const child of [deployment, service, configMap]) {
+        expect(child.metadata!.labels![LABEL_MANAGED_BY]).toBe('stimulated-peering');
+        expect(child.metadata!.ownerReferences).toEqual([
+          { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', name: 'kindcustomhttp-sample', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+        ]);
+      }
+    });
+
+    it('puts nothing in the pod template that would roll the pods when only the ConfigMap changes', () => {
+      const changed = desiredChildren(cr, { ...spec, configMapData: { hostports: 'other,9090\n' } });
+      expect(changed.deployment).toEqual(deployment);
+    });
+  });
+
+  it('is deterministic', () => {
+    const { cr, spec } = customResource();
+    expect(desiredChildren(cr, spec)).toEqual(desiredChildren(cr, spec));
+  });
+
+  it('gives two CRs in one namespace selectors that do not overlap', () => {
+    const peerA = customResource('peer-a');
+    const peerB = customResource('peer-b');
+    const a = desiredChildren(peerA.cr, peerA.spec);
+    const b = desiredChildren(peerB.cr, peerB.spec);
+    expect(a.deployment.spec!.selector.matchLabels![LABEL_INSTANCE]).not.toBe(b.deployment.spec!.selector.matchLabels![LABEL_INSTANCE]);
+  });
+
+  it('uses the optional image, container port and resources', () => {
+    const { cr, spec } = customResource('custom', { port: 9000, replicaCount: 1, image: 'registry.example/http:1.2', containerPort: 9090, resources: { limits: { memory: '64Mi', cpu: 1 } } });
+    const container = desiredChildren(cr, spec).deployment.spec!.template.spec!.containers[0]!;
+    expect(container).toMatchObject({ image: 'registry.example/http:1.2', ports: [{ containerPort: 9090 }], resources: { limits: { memory: '64Mi', cpu: '1' } } });
+  });
+});
+
+describe('names and labels of long CR names', () => {
+  const long = `${'a'.repeat(60)}.example-${'b'.repeat(100)}`;
+
+  it('keeps label values within 63 characters and distinct for names that differ only at the end', () => {
+    const one = selectorLabels(`${long}-one`)[LABEL_INSTANCE]!;
+    const two = selectorLabels(`${long}-two`)[LABEL_INSTANCE]!;
+    expect(one.length).toBeLessThanOrEqual(63);
+    expect(one).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+    expect(one).not.toBe(two);
+  });
+
+  it('derives a valid Service name (DNS-1035) from any CR name', () => {
+    for (const name of [long, '1-starts-with-digit', 'has.dots']) {
+      const service = workloadName(name);
+      expect(service).toMatch(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/);
+    }
+    expect(workloadName('has.dots')).not.toBe(workloadName('has-dots'));
+  });
+
+  it('keeps the ConfigMap name within 253 characters', () => {
+    expect(configMapName('x'.repeat(253)).length).toBeLessThanOrEqual(253);
+  });
+
+  it('leaves names that fit unchanged', () => {
+    expect(fitName('short', 63)).toBe('short');
+  });
+});
