@@ -15,8 +15,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['./test/support/global-setup.ts'],
-          // Each file gets its own namespaces; files run two at a time on a 2-core machine.
-          maxWorkers: 2,
+          // One file at a time: some swap cluster-wide objects (the CRD) or restart the apiserver.
+          fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 300_000,
         },

@@ -1,0 +1,88 @@
+// Fixtures for tests of the operator's functions against the real control plane.
+import { PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Service } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
+import { KubeApi } from '../../functions/core/kube-api.js';
+import { reconcile, type Log, type ReconcileResult } from '../../functions/core/reconciler.js';
+import { adminClients, adminConfig, eventually } from './kube.js';
+
+export const silentLog: Log = { info: () => {}, warn: () => {} };
+
+export function operatorApi(): KubeApi {
+  return new KubeApi(adminConfig());
+}
+
+export interface SampleSpec {
+  replicaCount?: number;
+  port?: number;
+  configMapData?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+export function kindCustomHttp(namespace: string, name: string, spec: SampleSpec = {}) {
+  return {
+    apiVersion: `${GROUP}/${VERSION}`,
+    kind: 'KindCustomHttp',
+    metadata: { name, namespace },
+    spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' }, ...spec },
+  };
+}
+
+const crRef = (namespace: string) => ({ group: GROUP, version: VERSION, plural: PLURAL, namespace });
+
+export async function createCr(namespace: string, name: string, spec: SampleSpec = {}): Promise<KindCustomHttp> {
+  return (await adminClients().custom.createNamespacedCustomObject({ ...crRef(namespace), body: kindCustomHttp(namespace, name, spec) })) as KindCustomHttp;
+}
+
+export async function getCr(namespace: string, name: string): Promise<KindCustomHttp> {
+  return (await adminClients().custom.getNamespacedCustomObject({ ...crRef(namespace), name })) as KindCustomHttp;
+}
+
+/** Changes spec fields with a merge patch, as `kubectl patch --type=merge` would. */
+export async function patchCrSpec(namespace: string, name: string, spec: SampleSpec): Promise<void> {
+  await adminClients().custom.patchNamespacedCustomObject({ ...crRef(namespace), name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
+export async function deleteCr(namespace: string, name: string): Promise<void> {
+  await adminClients().custom.deleteNamespacedCustomObject({ ...crRef(namespace), name });
+}
+
+export interface Children {
+  deployment?: V1Deployment;
+  service?: V1Service;
+  configMap?: V1ConfigMap;
+}
+
+const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
+
+export async function readChildren(namespace: string, name: string): Promise<Children> {
+  const { apps, core } = adminClients();
+  const [deployment, service, configMap] = await Promise.all([
+    orUndefined(apps.readNamespacedDeployment({ namespace, name })),
+    orUndefined(core.readNamespacedService({ namespace, name })),
+    orUndefined(core.readNamespacedConfigMap({ namespace, name: `${name}-configmap` })),
+  ]);
+  return { deployment, service, configMap };
+}
+
+/** The resourceVersions of a CR and its children, to prove a reconcile wrote nothing. */
+export async function resourceVersions(namespace: string, name: string): Promise<Record<string, string | undefined>> {
+  const [cr, children] = await Promise.all([getCr(namespace, name), readChildren(namespace, name)]);
+  return {
+    cr: cr.metadata.resourceVersion,
+    deployment: children.deployment?.metadata?.resourceVersion,
+    service: children.service?.metadata?.resourceVersion,
+    configMap: children.configMap?.metadata?.resourceVersion,
+  };
+}
+
+/** Reconciles until the CR reports Ready, as the forwarder's Deployment events would trigger. */
+export async function reconcileUntilReady(api: KubeApi, namespace: string, name: string): Promise<ReconcileResult> {
+  return eventually(`${namespace}/${name} to be Ready`, async () => {
+    const result = await reconcile({ api, log: silentLog }, { namespace, name });
+    return result.ready ? result : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 300 });
+}
+
+export function condition(cr: KindCustomHttp, type: string) {
+  return cr.status?.conditions?.find((c) => c.type === type);
+}
