@@ -7,6 +7,7 @@ import {
   LABEL_INSTANCE,
   LABEL_MANAGED_BY,
   selectorLabels,
+  strayEntriesPatch,
   workloadName,
 } from './desired.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
@@ -124,5 +125,22 @@ describe('names and labels of long CR names', () => {
 
   it('leaves names that fit unchanged', () => {
     expect(fitName('short', 63)).toBe('short');
+  });
+});
+
+describe('strayEntriesPatch', () => {
+  it('deletes selector entries another manager left on a Service', () => {
+    const desired = { kind: 'Service', spec: { selector: { mine: 'a' } } };
+    expect(strayEntriesPatch(desired, { spec: { selector: { mine: 'a', app: 'shared' } } })).toEqual({ spec: { selector: { app: null } } });
+  });
+
+  it('deletes ConfigMap keys the CR no longer has', () => {
+    const desired = { kind: 'ConfigMap', data: { hostports: 'x,1' } };
+    expect(strayEntriesPatch(desired, { data: { hostports: 'x,1', old: 'y' } })).toEqual({ data: { old: null } });
+  });
+
+  it('asks for nothing when the live maps hold only the desired entries', () => {
+    expect(strayEntriesPatch({ kind: 'ConfigMap', data: { a: '1' } }, { data: { a: '2' } })).toBeUndefined();
+    expect(strayEntriesPatch({ kind: 'Deployment' }, { spec: {} })).toBeUndefined();
   });
 });

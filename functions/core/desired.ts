@@ -136,3 +136,33 @@ export function desiredChildren(cr: KindCustomHttp, spec: KindCustomHttpSpec): D
     service: desiredService(cr, spec),
   };
 }
+
+/**
+ * Maps a child must hold exactly as desired: server-side apply leaves entries other managers set,
+ * but an extra selector entry (such as the original operator's shared label) selects no pods, and
+ * an extra ConfigMap key is served to the pods as a file.
+ */
+const exactMaps: Record<string, string[][]> = {
+  Service: [['spec', 'selector']],
+  ConfigMap: [['data'], ['binaryData']],
+};
+
+function mapAt(object: unknown, path: string[]): Record<string, unknown> {
+  const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+/** A JSON merge patch that deletes the entries `live` has beyond `desired` in its exact maps, or undefined. */
+export function strayEntriesPatch(desired: { kind?: string; [field: string]: unknown }, live: unknown): Record<string, unknown> | undefined {
+  let patch: Record<string, unknown> | undefined;
+  for (const path of exactMaps[desired.kind ?? ''] ?? []) {
+    const wanted = mapAt(desired, path);
+    const stray = Object.keys(mapAt(live, path)).filter((key) => !(key in wanted));
+    if (stray.length === 0) continue;
+    patch ??= {};
+    let node = patch;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = Object.fromEntries(stray.map((key) => [key, null]));
+  }
+  return patch;
+}

@@ -61,6 +61,7 @@ export function classifyApiError(error: unknown, what: string): Error {
 }
 
 const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
+const mergePatchOptions = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const apply = { fieldManager: FIELD_MANAGER, force: true } as const;
 
 export type ChildKind = 'Deployment' | 'Service' | 'ConfigMap';
@@ -142,6 +143,21 @@ export class KubeApi {
         return (await this.call(what, () => this.core.patchNamespacedConfigMap(params, applyOptions))) as T;
       default:
         throw new Error(`not a child kind: ${object.kind}`);
+    }
+  }
+
+  /** A JSON merge patch, for what server-side apply cannot do: remove entries another manager owns. */
+  async mergePatchChild<T extends ChildObject>(object: T, patch: object): Promise<T> {
+    const { name, namespace } = object.metadata as { name: string; namespace: string };
+    const params = { name, namespace, body: patch, fieldManager: FIELD_MANAGER };
+    const what = `patch ${object.kind} ${namespace}/${name}`;
+    switch (object.kind) {
+      case 'Service':
+        return (await this.call(what, () => this.core.patchNamespacedService(params, mergePatchOptions))) as T;
+      case 'ConfigMap':
+        return (await this.call(what, () => this.core.patchNamespacedConfigMap(params, mergePatchOptions))) as T;
+      default:
+        throw new Error(`merge patches are not needed for ${object.kind}`);
     }
   }
 

@@ -3,7 +3,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { configMapName, desiredChildren, workloadName } from './desired.js';
+import { configMapName, desiredChildren, strayEntriesPatch, workloadName } from './desired.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
 import { RejectedApiError, type ChildKind, type ChildObject, type EventRecord, type KubeApi } from './kube-api.js';
 import { computeStatus, statusChanged, type Observation, type TerminalFailure } from './status.js';
@@ -122,6 +122,11 @@ async function applyChild(api: KubeApi, desired: ChildObject, before: ChildObjec
     await api.deleteChild(kind, namespace, name);
     object = await applyRetryingConflicts(api, desired);
     action = 'recreated';
+  }
+  const strayPatch = strayEntriesPatch(desired, object);
+  if (strayPatch) {
+    object = await api.mergePatchChild(object, strayPatch);
+    fields.push(...Object.keys(strayPatch));
   }
   if (before && action !== 'recreated' && object.metadata?.resourceVersion === before.metadata?.resourceVersion) {
     return { object };
