@@ -153,7 +153,7 @@ function mapAt(object: unknown, path: string[]): Record<string, unknown> {
 }
 
 /** A JSON merge patch that deletes the entries `live` has beyond `desired` in its exact maps, or undefined. */
-export function strayEntriesPatch(desired: { kind?: string; [field: string]: unknown }, live: unknown): Record<string, unknown> | undefined {
+export function strayEntriesPatch(desired: object & { kind?: string }, live: unknown): Record<string, unknown> | undefined {
   let patch: Record<string, unknown> | undefined;
   for (const path of exactMaps[desired.kind ?? ''] ?? []) {
     const wanted = mapAt(desired, path);
