@@ -140,7 +140,8 @@ describe('strayEntriesPatch', () => {
   });
 
   it('asks for nothing when the live maps hold only the desired entries', () => {
-    expect(strayEntriesPatch({ kind: 'ConfigMap', data: { a: '1' } }, { data: { a: '2' } })).toBeUndefined();
+    const configMap = { kind: 'ConfigMap', data: { a: '1' } };
+    expect(strayEntriesPatch(configMap, { data: { a: '2' } })).toBeUndefined();
     expect(strayEntriesPatch({ kind: 'Deployment' }, { spec: {} })).toBeUndefined();
   });
 });
