@@ -51,11 +51,15 @@ export function readState(): ClusterState | undefined {
   return JSON.parse(readFileSync(statePath, 'utf8')) as ClusterState;
 }
 
-function isAlive(pid: number | undefined): boolean {
+/**
+ * Whether `pid` is still one of the processes `up` started: alive, and running a binary of the
+ * cluster's bin folder (a stale state file must never make `down` signal someone else's process).
+ */
+function isAlive(pid: number | undefined, binDir: string): boolean {
   if (!pid) return false;
   try {
     process.kill(pid, 0);
-    return true;
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith(binDir);
   } catch {
     return false;
   }
@@ -65,7 +69,7 @@ function isAlive(pid: number | undefined): boolean {
 export function runningCluster(): ClusterState | undefined {
   const state = readState();
   if (!state) return undefined;
-  return componentNames.every((name) => isAlive(state.pids[name])) ? state : undefined;
+  return componentNames.every((name) => isAlive(state.pids[name], state.binDir)) ? state : undefined;
 }
 
 async function freePort(): Promise<number> {
@@ -111,7 +115,7 @@ async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!isAlive(state.pids[component])) {
+    if (!isAlive(state.pids[component], state.binDir)) {
       throw new ClusterStartError(`${component} exited while waiting for ${what}; last lines of ${logPath(component)}:\n${logTail(component)}`);
     }
     if (await check().catch(() => false)) return;
@@ -324,19 +328,19 @@ function startApiserver(state: ClusterState, secrets: ReturnType<typeof writeSec
 export async function restartApiserver(downtimeMs = 0): Promise<void> {
   const state = readState();
   if (!state?.pids['kube-apiserver']) throw new Error('no local control plane is running');
-  await stopProcess(state.pids['kube-apiserver']);
+  await stopProcess(state.pids['kube-apiserver'], state.binDir);
   await sleep(downtimeMs);
   const pki = join(clusterDir, 'pki');
   startApiserver(state, { tokenFile: join(pki, 'tokens.csv'), saKey: join(pki, 'sa.key'), saPub: join(pki, 'sa.pub') }, pki);
   await waitFor(state, 'kube-apiserver', 'the apiserver to be ready again', async () => (await apiGet(state, '/readyz')).ok);
 }
 
-async function stopProcess(pid: number | undefined): Promise<void> {
-  if (!isAlive(pid)) return;
+async function stopProcess(pid: number | undefined, binDir: string): Promise<void> {
+  if (!isAlive(pid, binDir)) return;
   process.kill(pid!, 'SIGTERM');
-  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
-  if (isAlive(pid)) process.kill(pid!, 'SIGKILL');
-  for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+  for (let i = 0; i < 100 && isAlive(pid, binDir); i++) await sleep(100);
+  if (isAlive(pid, binDir)) process.kill(pid!, 'SIGKILL');
+  for (let i = 0; i < 50 && isAlive(pid, binDir); i++) await sleep(100);
 }
 
 /** Stops the processes `up` recorded, newest first, and nothing else. */
@@ -344,7 +348,7 @@ export async function down(): Promise<void> {
   const state = readState();
   if (!state) return;
   for (const component of [...componentNames].reverse()) {
-    await stopProcess(state.pids[component]);
+    await stopProcess(state.pids[component], state.binDir);
   }
   rmSync(statePath, { force: true });
 }
