@@ -90,7 +90,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
 
   const changes = applied.flatMap(({ change }) => (change ? [change] : []));
   for (const change of changes) {
-    log.info(`${change.action} ${change.kind} ${namespace}/${change.name}`, { change });
+    log.info(`${change.action} ${change.kind} ${namespace}/${change.name}`, { namespace, name, change });
   }
 
   const deployment = applied[childKinds.indexOf('Deployment')]!.object as V1Deployment;
@@ -187,7 +187,8 @@ async function reportFailure(
   const { api, log } = context;
   const now = (context.now ?? (() => new Date()))();
   const generation = cr.metadata.generation ?? 0;
-  log.warn(`${cr.metadata.namespace}/${cr.metadata.name}: ${failure.reason}: ${failure.message}`, { failure });
+  const { namespace, name } = cr.metadata;
+  log.warn(`${namespace}/${name}: ${failure.reason}: ${failure.message}`, { namespace, name, failure });
   const status = computeStatus(cr.status, { kind: 'failed', generation, failure }, now);
   const statusUpdated = statusChanged(cr.status, status);
   if (statusUpdated) {
