@@ -1,0 +1,67 @@
+// A TCP proxy in front of the apiserver whose open connections can be frozen: bytes stop flowing
+// both ways but the sockets stay open, as when a NAT or load balancer silently drops a connection.
+// New connections still go through, so a client that notices the silence can recover.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export class FreezableProxy {
+  private readonly pairs = new Set<[Socket, Socket]>();
+
+  private constructor(private readonly server: Server) {}
+
+  static async start(target: { host: string; port: number }): Promise<FreezableProxy> {
+    const server = createServer();
+    const proxy = new FreezableProxy(server);
+    server.on('connection', (client) => {
+      const upstream = connect(target.port, target.host);
+      const pair: [Socket, Socket] = [client, upstream];
+      proxy.pairs.add(pair);
+      client.pipe(upstream);
+      upstream.pipe(client);
+      const close = () => {
+        client.destroy();
+        upstream.destroy();
+        proxy.pairs.delete(pair);
+      };
+      client.on('close', close).on('error', close);
+      upstream.on('close', close).on('error', close);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return proxy;
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops every open connection from carrying data, without closing it; returns how many. */
+  freezeOpenConnections(): number {
+    for (const [client, upstream] of this.pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+    return this.pairs.size;
+  }
+
+  /** A copy of the kubeconfig at `path` whose server is this proxy. */
+  kubeconfigFor(path: string): string {
+    const original = readFileSync(path, 'utf8');
+    const rewritten = original.replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${this.port}`);
+    const copy = join(tmpdir(), `kubeconfig-proxy-${this.port}`);
+    writeFileSync(copy, rewritten, { mode: 0o600 });
+    return copy;
+  }
+
+  close(): Promise<void> {
+    for (const [client, upstream] of this.pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
