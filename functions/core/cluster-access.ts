@@ -63,6 +63,8 @@ export class RateLimiter {
  */
 export class ClusterConfig extends KubeConfig {
   private sharedDispatcher: ReturnType<RequestContext['getDispatcher']>;
+  /** Requests sent through this config so far, for metrics and benchmarks. */
+  requestCount = 0;
 
   constructor(
     private readonly limiter?: RateLimiter,
@@ -72,6 +74,7 @@ export class ClusterConfig extends KubeConfig {
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
+    this.requestCount++;
     await this.limiter?.acquire();
     await super.applySecurityAuthentication(context);
     const dispatcher = context.getDispatcher();
