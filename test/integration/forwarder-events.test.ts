@@ -1,0 +1,111 @@
+// The forwarder against the real control plane and a recording EventBridge endpoint: every change
+// to a KindCustomHttp or to an object it owns reaches the bus as a thin contract event.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DetailType, reconcileEventSchema, FORWARDER_SOURCE } from '../../functions/core/event-contract.js';
+import { reconcile } from '../../functions/core/reconciler.js';
+import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
+import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
+import { startTestForwarder, TEST_BUS } from '../support/forwarder.js';
+import { adminClients, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
+import { createCr, deleteCr, getCr, operatorApi, patchCrSpec, silentLog } from '../support/operator.js';
+
+const { core } = adminClients();
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const SECRET_MARKER = 'do-not-leak-7f3a';
+let namespace: string;
+let endpoint: EventBridgeEndpoint;
+let forwarder: ForwarderHandle;
+
+const arrived = (description: string, check: () => boolean) => eventually(description, check, { timeoutMs: 30_000 });
+
+beforeAll(async () => {
+  await installCrd();
+  namespace = await createNamespace('fwd-events');
+  endpoint = await EventBridgeEndpoint.start();
+  await createCr(namespace, 'existing', { configMapData: { hostports: 'localhost,8080\n', note: SECRET_MARKER } });
+  forwarder = await startTestForwarder(endpoint, namespace);
+});
+afterAll(async () => {
+  await forwarder?.shutdown();
+  await endpoint?.close();
+  await deleteNamespace(namespace);
+});
+
+describe('the forwarder', () => {
+  describe('when it starts', () => {
+    it('publishes one Synced event for each CR that already exists', async () => {
+      const cr = await getCr(namespace, 'existing');
+
+      await arrived('the Synced event', () => endpoint.has('existing', cr.metadata.resourceVersion!, 'Synced'));
+
+      const synced = endpoint.eventsFor('existing', namespace).filter((e) => e.detail.change === 'Synced');
+      expect(synced).toHaveLength(1);
+      expect(synced[0]).toMatchObject({ bus: TEST_BUS, source: FORWARDER_SOURCE, detailType: DetailType.ResourceChanged });
+      expect(synced[0]!.detail).toMatchObject({ namespace, name: 'existing', uid: cr.metadata.uid, generation: 1 });
+    });
+  });
+
+  describe('when a CR is created, updated and deleted', () => {
+    it('publishes Added, Modified and Deleted events for those versions', async () => {
+      const created = await createCr(namespace, 'lifecycle');
+      await arrived('the Added event', () => endpoint.has('lifecycle', created.metadata.resourceVersion!, 'Added'));
+
+      await patchCrSpec(namespace, 'lifecycle', { replicaCount: 3 });
+      const updated = await getCr(namespace, 'lifecycle');
+      await arrived('the Modified event', () => endpoint.has('lifecycle', updated.metadata.resourceVersion!, 'Modified'));
+
+      await deleteCr(namespace, 'lifecycle');
+      await arrived('the Deleted event', () => endpoint.eventsFor('lifecycle').some((e) => e.detail.change === 'Deleted'));
+
+      const modified = endpoint.eventsFor('lifecycle').find((e) => e.detail.change === 'Modified')!;
+      expect(modified.detail).toMatchObject({ uid: created.metadata.uid, generation: 2, key: `${created.metadata.uid}/${updated.metadata.resourceVersion}/Modified` });
+    });
+  });
+
+  describe('when an object a CR owns is edited or deleted', () => {
+    it('publishes child events naming the owning CR', async () => {
+      const cr = await createCr(namespace, 'parent');
+      await reconcile({ api: operatorApi(), log: silentLog }, { namespace, name: 'parent' });
+
+      const edited = await core.patchNamespacedConfigMap({ namespace, name: 'parent-configmap', body: { data: { hostports: 'drift,1\n' } } }, mergePatch);
+      await core.deleteNamespacedService({ namespace, name: 'parent' });
+
+      await arrived('the ConfigMap edit', () => endpoint.has('parent-configmap', edited.metadata!.resourceVersion!, 'Modified'));
+      await arrived('the Service deletion', () => endpoint.eventsFor('parent').some((e) => e.detail.kind === 'Service' && e.detail.change === 'Deleted'));
+      const childEvents = endpoint.events.filter((e) => e.detailType === DetailType.ChildChanged && e.detail.namespace === namespace);
+      expect(childEvents.map((e) => e.detail.owner)).toEqual(childEvents.map(() => ({ name: 'parent', uid: cr.metadata.uid })));
+      expect(new Set(childEvents.map((e) => e.detail.kind))).toEqual(new Set(['ConfigMap', 'Service', 'Deployment']));
+    });
+
+    it('ignores labelled objects that no CR controls', async () => {
+      const labels = { 'app.kubernetes.io/managed-by': 'stimulated-peering' };
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'stray', labels }, data: { a: 'b' } } });
+      const cr = await createCr(namespace, 'after-stray');
+      const owned = await core.createNamespacedConfigMap({
+        namespace,
+        body: {
+          metadata: { name: 'owned', labels, ownerReferences: [{ apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', name: 'after-stray', uid: cr.metadata.uid, controller: true }] },
+        },
+      });
+
+      // The ConfigMap watch delivers in order, so once the later object's event is in, the stray one would be too.
+      await arrived('the owned ConfigMap', () => endpoint.has('owned', owned.metadata!.resourceVersion!));
+
+      expect(endpoint.eventsFor('stray')).toEqual([]);
+    });
+  });
+
+  describe('whatever it publishes', () => {
+    it('keeps to the contract and never carries spec or data', () => {
+      const ours = endpoint.events.filter((e) => e.detail.namespace === namespace);
+
+      const parsed = ours.map((e) => reconcileEventSchema.safeParse({ id: e.id, source: e.source, 'detail-type': e.detailType, detail: e.detail }));
+
+      expect(ours.length).toBeGreaterThan(0);
+      expect(parsed.every((result) => result.success)).toBe(true);
+      expect(JSON.stringify(ours)).not.toContain(SECRET_MARKER);
+      expect(ours.flatMap((e) => Object.keys(e.detail)).filter((key) => ['spec', 'data', 'status'].includes(key))).toEqual([]);
+    });
+  });
+});

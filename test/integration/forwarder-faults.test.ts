@@ -1,0 +1,80 @@
+// The bus failing for a while (server errors, throttling, partial failures of a batch): every
+// change still arrives once it recovers, nothing twice, and the queue stays within its bound.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
+import { EventBridgeEndpoint, type Fault } from '../support/eventbridge-endpoint.js';
+import { metric, startTestForwarder } from '../support/forwarder.js';
+import { createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
+import { createCr, getCr } from '../support/operator.js';
+
+const CAPACITY = 8;
+const CRS = 30;
+let namespace: string;
+let endpoint: EventBridgeEndpoint;
+let forwarder: ForwarderHandle;
+
+/** Each failing request takes the next kind of failure in turn. */
+const rotatingFaults = (request: number): Fault => {
+  const faults: Fault[] = [{ kind: 'server-error', status: 503 }, { kind: 'throttle' }, { kind: 'partial', failIndexes: [0, 2], errorCode: 'ThrottlingException' }];
+  return faults[request % faults.length]!;
+};
+
+beforeAll(async () => {
+  await installCrd();
+  namespace = await createNamespace('fwd-faults');
+  endpoint = await EventBridgeEndpoint.start();
+  forwarder = await startTestForwarder(endpoint, namespace, { QUEUE_CAPACITY: String(CAPACITY), PUBLISH_CONCURRENCY: '2' });
+});
+afterAll(async () => {
+  await forwarder?.shutdown();
+  await endpoint?.close();
+  await deleteNamespace(namespace);
+});
+
+describe('the forwarder', () => {
+  describe('when the bus fails for a while and more changes arrive than the queue holds', () => {
+    const names = Array.from({ length: CRS }, (_, i) => `cr-${i}`);
+
+    beforeAll(async () => {
+      endpoint.setFaults(rotatingFaults);
+      for (const name of names) await createCr(namespace, name);
+      await eventually('the queue to fill and every kind of failure to happen', async () => {
+        const backpressure = await metric(forwarder, 'forwarder_watch_restarts_total', { reason: 'backpressure' });
+        return backpressure > 0 && endpoint.requests.length >= 9;
+      });
+      endpoint.setFaults(() => ({ kind: 'none' }));
+    });
+
+    it('publishes every CR\'s latest version once the bus recovers', async () => {
+      const versions = await Promise.all(names.map(async (name) => [name, (await getCr(namespace, name)).metadata.resourceVersion!] as const));
+
+      await eventually('an event for every CR', () => versions.every(([name, version]) => endpoint.has(name, version)), { timeoutMs: 60_000 });
+    });
+
+    it('publishes no event twice', () => {
+      const keys = endpoint.events.map((e) => e.detail.key);
+
+      expect(new Set(keys).size).toBe(keys.length);
+    });
+
+    it('never holds more than the queue\'s capacity', () => {
+      expect(forwarder.queue()!.highWater).toBeLessThanOrEqual(CAPACITY);
+    });
+
+    it('counts the failures and the retries by reason', async () => {
+      const [serverErrors, throttled, retried] = await Promise.all([
+        metric(forwarder, 'forwarder_events_failed_total', { reason: 'server-error' }),
+        metric(forwarder, 'forwarder_events_failed_total', { reason: 'throttled' }),
+        metric(forwarder, 'forwarder_events_retried_total'),
+      ]);
+
+      expect(serverErrors).toBeGreaterThan(0);
+      expect(throttled).toBeGreaterThan(0);
+      expect(retried).toBeGreaterThan(0);
+    });
+
+    it('sends at most ten entries per request', () => {
+      expect(Math.max(...endpoint.requests.map((r) => r.entries))).toBeLessThanOrEqual(10);
+    });
+  });
+});
