@@ -12,6 +12,16 @@ export default defineConfig({
       },
       {
         test: {
+          // serverless.yml as osls packages it: no AWS, no cluster; one package per run.
+          name: 'deploy',
+          include: ['test/deploy/**/*.test.ts'],
+          globalSetup: ['./test/deploy/package-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['./test/support/global-setup.ts'],

@@ -1,0 +1,84 @@
+// Reading the CloudFormation template `osls package` generates.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface Resource {
+  Type: string;
+  Condition?: string;
+  Properties: Record<string, any>;
+}
+
+export interface Template {
+  Conditions?: Record<string, unknown>;
+  Resources: Record<string, Resource>;
+  Outputs?: Record<string, unknown>;
+}
+
+export interface PolicyStatement {
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource?: unknown;
+  Principal?: unknown;
+  Condition?: unknown;
+}
+
+export function loadTemplate(packageDir: string): Template {
+  return JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+}
+
+export function resourcesOfType(template: Template, type: string): Array<[string, Resource]> {
+  return Object.entries(template.Resources).filter(([, resource]) => resource.Type === type);
+}
+
+export function resource(template: Template, logicalId: string, type: string): Resource {
+  const found = template.Resources[logicalId];
+  if (!found) throw new Error(`no resource ${logicalId}`);
+  if (found.Type !== type) throw new Error(`${logicalId} is a ${found.Type}, not a ${type}`);
+  return found;
+}
+
+export const getAtt = (logicalId: string, attribute: string) => ({ 'Fn::GetAtt': [logicalId, attribute] });
+export const ref = (logicalId: string) => ({ Ref: logicalId });
+
+/** `value` as CloudFormation would see it with these conditions: Fn::If taken, AWS::NoValue dropped. */
+export function withConditions(value: unknown, conditions: Record<string, boolean>): unknown {
+  const noValue = Symbol('AWS::NoValue');
+  const resolve = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(resolve).filter((item) => item !== noValue);
+    if (node === null || typeof node !== 'object') return node;
+    const object = node as Record<string, unknown>;
+    if (object.Ref === 'AWS::NoValue') return noValue;
+    if ('Fn::If' in object) {
+      const [condition, then, otherwise] = object['Fn::If'] as [string, unknown, unknown];
+      if (!(condition in conditions)) throw new Error(`condition ${condition} not given`);
+      return resolve(conditions[condition] ? then : otherwise);
+    }
+    return Object.fromEntries(
+      Object.entries(object)
+        .map(([key, child]) => [key, resolve(child)] as const)
+        .filter(([, child]) => child !== noValue),
+    );
+  };
+  return resolve(value);
+}
+
+/** Every statement of every policy in the template, with where it was found. */
+export function policyStatements(template: Template, conditions: Record<string, boolean>): Array<{ where: string; statement: PolicyStatement }> {
+  const found: Array<{ where: string; statement: PolicyStatement }> = [];
+  for (const [logicalId, { Properties }] of Object.entries(template.Resources)) {
+    const documents: Array<[string, any]> = [
+      ...(Properties?.Policies ?? []).map((policy: any) => [`${logicalId}/${policy.PolicyName}`, policy.PolicyDocument]),
+      ...(Properties?.PolicyDocument ? [[logicalId, Properties.PolicyDocument]] : []),
+      ...(Properties?.AssumeRolePolicyDocument ? [[`${logicalId} trust`, Properties.AssumeRolePolicyDocument]] : []),
+    ];
+    for (const [where, document] of documents) {
+      const resolved = withConditions(document, conditions) as { Statement: PolicyStatement[] };
+      for (const statement of resolved.Statement) found.push({ where, statement });
+    }
+  }
+  return found;
+}
+
+export function actions(statement: PolicyStatement): string[] {
+  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
+}
