@@ -1,0 +1,177 @@
+// infra/reconciler's ClusterRole against the real control plane: the reconcile and resync core,
+// run as an identity holding only that role, do their whole job, and everything else is refused.
+// On EKS the role is bound to a group the functions' IAM roles are mapped into; a ServiceAccount
+// cannot join a group, so here the same ClusterRole is bound to a ServiceAccount instead.
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, loadAllYaml, type KubeConfig, type V1ClusterRole, type V1ResourceAttributes } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GROUP, PLURAL, VERSION } from '../../functions/core/kindcustomhttp.js';
+import { KubeApi, statusCode } from '../../functions/core/kube-api.js';
+import { reconcile } from '../../functions/core/reconciler.js';
+import { resync } from '../../functions/core/resync.js';
+import { adminClients, createNamespace, deleteNamespace, installCrd, kubectlOk, originalSample, serviceAccountConfig, uniqueName } from '../support/kube.js';
+import { condition, createCr, getCr, readChildren, reconcileUntilReady, silentLog } from '../support/operator.js';
+
+const CLUSTER_ROLE_PATH = new URL('../../infra/reconciler/clusterrole.yaml', import.meta.url).pathname;
+const clusterRole = loadAllYaml(readFileSync(CLUSTER_ROLE_PATH, 'utf8'))[0] as V1ClusterRole;
+
+const { core, rbac } = adminClients();
+let namespace: string;
+let otherNamespace: string;
+let bindingName: string;
+let asReconciler: KubeConfig;
+let api: KubeApi;
+
+beforeAll(async () => {
+  await installCrd();
+  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', CLUSTER_ROLE_PATH]);
+  [namespace, otherNamespace] = await Promise.all([createNamespace('rbac'), createNamespace('rbac-other')]);
+  const serviceAccount = 'reconciler';
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
+  bindingName = uniqueName('reconciler-rbac-test');
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: bindingName },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole.metadata!.name! },
+      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
+    },
+  });
+  asReconciler = await serviceAccountConfig(namespace, serviceAccount);
+  api = new KubeApi(asReconciler);
+});
+
+afterAll(async () => {
+  await rbac.deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
+  await Promise.all([deleteNamespace(namespace), deleteNamespace(otherNamespace)]);
+});
+
+/** Asks the API server, as the reconciler, whether it may do this. */
+async function mayI(attributes: V1ResourceAttributes): Promise<boolean> {
+  const review = await asReconciler.makeApiClient(AuthorizationV1Api).createSelfSubjectAccessReview({ body: { spec: { resourceAttributes: attributes } } });
+  return review.status?.allowed === true;
+}
+
+function describeAttributes({ verb, group, resource, subresource }: V1ResourceAttributes): string {
+  return `${verb} ${resource}${subresource ? `/${subresource}` : ''}${group ? `.${group}` : ''}`;
+}
+
+describe('the reconciler ClusterRole', () => {
+  describe('when reconcile runs with it', () => {
+    const name = 'kindcustomhttp-sample';
+
+    beforeAll(async () => {
+      await kubectlOk(['apply', '-f', '-'], originalSample(namespace));
+    });
+
+    it('creates the children, writes the status and records Events', async () => {
+      const first = await reconcile({ api, log: silentLog }, { namespace, name });
+      await reconcileUntilReady(api, namespace, name);
+
+      expect(first.outcome).toBe('converged');
+      expect(first.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
+      const { deployment, service, configMap } = await readChildren(namespace, name);
+      expect([deployment, service, configMap].every(Boolean)).toBe(true);
+      const cr = await getCr(namespace, name);
+      expect(cr.status?.observedGeneration).toBe(cr.metadata.generation);
+      expect(condition(cr, 'Ready')).toMatchObject({ status: 'True' });
+      const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=KindCustomHttp` });
+      expect(events.items.map((e) => e.reason)).toContain('Created');
+    });
+
+    it('deletes a child it has to replace', async () => {
+      await api.deleteChild('ConfigMap', namespace, `${name}-configmap`);
+
+      const result = await reconcile({ api, log: silentLog }, { namespace, name });
+
+      expect(result.changes).toEqual([expect.objectContaining({ kind: 'ConfigMap', action: 'created' })]);
+    });
+  });
+
+  describe('when resync runs with it', () => {
+    beforeAll(async () => {
+      await Promise.all([createCr(otherNamespace, 'first'), createCr(otherNamespace, 'second')]);
+    });
+
+    it('lists KindCustomHttps in every namespace', async () => {
+      const page = await api.listKindCustomHttps({ limit: 500 });
+
+      const ours = page.items.filter((cr) => [namespace, otherNamespace].includes(cr.metadata.namespace));
+      expect(ours.length).toBeGreaterThanOrEqual(3);
+    });
+
+    it('converges every KindCustomHttp, page by page', async () => {
+      const report = await resync({ api, log: silentLog }, { namespaces: [otherNamespace], concurrency: 2, pageSize: 1 });
+
+      expect(report).toMatchObject({ found: 2, converged: 2, drifted: 2, failed: [], complete: true });
+      for (const name of ['first', 'second']) {
+        const { deployment, service, configMap } = await readChildren(otherNamespace, name);
+        expect([deployment, service, configMap].every(Boolean)).toBe(true);
+        expect((await getCr(otherNamespace, name)).status?.observedGeneration).toBe(1);
+      }
+    });
+  });
+
+  describe('when asked what it may do', () => {
+    // Every verb on every resource the ClusterRole names: each rule must take effect.
+    const granted = clusterRole.rules!.flatMap((rule) =>
+      rule.resources!.flatMap((path) =>
+        rule.verbs.map((verb) => {
+          const [resource, subresource] = path.split('/');
+          return { verb, group: rule.apiGroups![0]!, resource: resource!, subresource };
+        }),
+      ),
+    );
+
+    it.each(granted.map((attributes) => [describeAttributes(attributes), attributes] as const))('allows %s in any namespace', async (_, attributes) => {
+      expect(await mayI({ ...attributes, namespace: otherNamespace })).toBe(true);
+    });
+
+    const refused: V1ResourceAttributes[] = [
+      { verb: 'get', resource: 'secrets' },
+      { verb: 'list', resource: 'secrets' },
+      { verb: 'watch', resource: 'secrets' },
+      { verb: 'create', resource: 'secrets' },
+      { verb: 'delete', resource: 'pods' },
+      { verb: 'create', resource: 'pods' },
+      { verb: 'create', resource: 'pods', subresource: 'exec' },
+      { verb: 'create', resource: 'serviceaccounts', subresource: 'token' },
+      { verb: 'delete', resource: 'namespaces' },
+      { verb: 'delete', resource: 'events' },
+      { verb: 'patch', resource: 'events' },
+      { verb: 'create', group: GROUP, resource: PLURAL },
+      { verb: 'delete', group: GROUP, resource: PLURAL },
+      { verb: 'update', group: GROUP, resource: PLURAL },
+      { verb: 'patch', group: GROUP, resource: PLURAL },
+      { verb: 'deletecollection', group: GROUP, resource: PLURAL },
+      { verb: 'create', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+      { verb: 'update', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+      { verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+      { verb: 'update', group: 'apps', resource: 'deployments', subresource: 'scale' },
+      { verb: 'deletecollection', group: 'apps', resource: 'deployments' },
+      { verb: 'create', group: 'apps', resource: 'daemonsets' },
+      { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
+      { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+      { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+    ];
+
+    it.each(refused.map((attributes) => [describeAttributes(attributes), attributes] as const))('refuses %s', async (_, attributes) => {
+      expect(await mayI({ ...attributes, namespace: otherNamespace })).toBe(false);
+    });
+  });
+
+  describe('when it tries what it may not do', () => {
+    it('gets 403 Forbidden reading Secrets', async () => {
+      const error = await asReconciler.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace }).catch((e: unknown) => e);
+
+      expect(statusCode(error)).toBe(403);
+    });
+
+    it('gets 403 Forbidden deleting a KindCustomHttp', async () => {
+      const request = { group: GROUP, version: VERSION, plural: PLURAL, namespace, name: 'kindcustomhttp-sample' };
+      const error = await asReconciler.makeApiClient(CustomObjectsApi).deleteNamespacedCustomObject(request).catch((e: unknown) => e);
+
+      expect(statusCode(error)).toBe(403);
+      expect(await getCr(namespace, 'kindcustomhttp-sample')).toBeDefined();
+    });
+  });
+});
