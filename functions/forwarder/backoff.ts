@@ -1,4 +1,4 @@
-// Retry delays: exponential with "full jitter", so that many clients failing together (every
+// Timing helpers. Retry delays use "full jitter", so that many clients failing together (every
 // watch after an apiserver restart, every batch after a throttle) spread their retries out.
 
 export interface BackoffPolicy {
@@ -28,4 +28,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Thrown when a request got no answer in time. */
+export class NoAnswerError extends Error {
+  constructor(what: string, ms: number) {
+    super(`${what}: no answer within ${ms} ms`);
+    this.name = 'NoAnswerError';
+  }
+}
+
+/** `promise`, or a NoAnswerError after `ms` (the request itself is left to its own fate). */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new NoAnswerError(what, ms)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { loadClusterConfig } from '../core/cluster-access.js';
 import { KIND } from '../core/kindcustomhttp.js';
 import type { ForwarderConfig } from './config.js';
+import { ResettableConnections } from './connections.js';
 import { startHttpServer } from './http.js';
 import { LeaderElector } from './leader.js';
 import { watchedResources } from './mapping.js';
@@ -44,8 +45,8 @@ function eventBridgeClient(config: ForwarderConfig): EventBridgeClient {
 export async function startForwarder(config: ForwarderConfig, deps: ForwarderDependencies = {}): Promise<ForwarderHandle> {
   const log = deps.log ?? createLogger(config);
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics });
-  const kube = loadClusterConfig(
-    config.CLUSTER_ACCESS === 'in-cluster' ? { mode: 'in-cluster' } : { mode: 'kubeconfig', path: config.KUBECONFIG!, context: config.KUBE_CONTEXT },
+  const kube = new ResettableConnections(
+    loadClusterConfig(config.CLUSTER_ACCESS === 'in-cluster' ? { mode: 'in-cluster' } : { mode: 'kubeconfig', path: config.KUBECONFIG!, context: config.KUBE_CONTEXT }),
     { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST },
   );
   const send = deps.send ?? eventBridgeSender(eventBridgeClient(config));
@@ -91,6 +92,7 @@ export async function startForwarder(config: ForwarderConfig, deps: ForwarderDep
           leaseDurationMs: config.LEASE_DURATION_SECONDS * 1000,
           renewDeadlineMs: config.LEASE_RENEW_DEADLINE_SECONDS * 1000,
           retryPeriodMs: config.LEASE_RETRY_PERIOD_SECONDS * 1000,
+          onNoAnswer: () => kube.reset(),
         },
         log,
       )

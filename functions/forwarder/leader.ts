@@ -5,7 +5,7 @@
 // within the renew deadline steps down before anyone else may take over.
 import { ApiException, CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { sleep } from './backoff.js';
+import { NoAnswerError, sleep, withTimeout } from './backoff.js';
 
 export interface LeaseOptions {
   namespace: string;
@@ -14,18 +14,12 @@ export interface LeaseOptions {
   leaseDurationMs: number;
   renewDeadlineMs: number;
   retryPeriodMs: number;
+  /** Called when the apiserver did not answer in time, so the caller can replace its connections. */
+  onNoAnswer?: () => void;
 }
 
 /** Runs while this instance leads; must stop when `signal` aborts. */
 export type LeaderWork = (signal: AbortSignal) => Promise<void>;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
@@ -68,7 +62,7 @@ export class LeaderElector {
       const lease = await this.read();
       if (lease?.spec?.holderIdentity !== this.options.identity) return;
       lease.spec = { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() };
-      await withTimeout(this.api.replaceNamespacedLease({ namespace: this.options.namespace, name: this.options.name, body: lease }), this.options.retryPeriodMs);
+      await withTimeout(this.api.replaceNamespacedLease({ namespace: this.options.namespace, name: this.options.name, body: lease }), this.options.retryPeriodMs, 'release the lease');
       this.log.info('released the lease', { lease: this.options.name });
     } catch (error) {
       this.log.warn('could not release the lease; it will expire', { error: String(error) });
@@ -91,7 +85,7 @@ export class LeaderElector {
 
   private async read(): Promise<V1Lease | undefined> {
     try {
-      return await withTimeout(this.api.readNamespacedLease({ namespace: this.options.namespace, name: this.options.name }), this.options.retryPeriodMs);
+      return await withTimeout(this.api.readNamespacedLease({ namespace: this.options.namespace, name: this.options.name }), this.options.retryPeriodMs, 'read the lease');
     } catch (error) {
       if (error instanceof ApiException && error.code === 404) return undefined;
       throw error;
@@ -107,7 +101,7 @@ export class LeaderElector {
       const lease = await this.read();
       if (!lease) {
         const spec = { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 };
-        await withTimeout(this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }), retryPeriodMs);
+        await withTimeout(this.api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }), retryPeriodMs, 'create the lease');
         this.lastContact = Date.now();
         return true;
       }
@@ -129,11 +123,12 @@ export class LeaderElector {
         leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
       };
       // The resourceVersion in the body makes this a compare-and-swap: of two candidates, one wins.
-      await withTimeout(this.api.replaceNamespacedLease({ namespace, name, body: lease }), retryPeriodMs);
+      await withTimeout(this.api.replaceNamespacedLease({ namespace, name, body: lease }), retryPeriodMs, 'renew the lease');
       this.observed = { holder: identity, renewTime: now.getTime(), at: Date.now() };
       return true;
     } catch (error) {
       const conflict = error instanceof ApiException && (error.code === 409 || error.code === 422);
+      if (error instanceof NoAnswerError) this.options.onNoAnswer?.();
       if (!conflict) this.log.warn('could not read or renew the lease', { lease: name, error: String(error) });
       return false;
     }

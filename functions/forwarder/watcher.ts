@@ -2,9 +2,10 @@
 // the last version it accepted, asks for bookmarks so that version stays fresh, lists again when
 // the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any error or
 // silence. When the queue is full it stops reading and resumes later from where it stopped.
-import { KubernetesObjectApi, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { KubernetesObjectApi, Watch, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { backoffDelay, sleep, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, NoAnswerError, sleep, withTimeout, type BackoffPolicy } from './backoff.js';
+import type { ResettableConnections } from './connections.js';
 import { collectionPath, eventFor, recordOf, resourceLabel, type Change, type ObjectRecord, type WatchedResource } from './mapping.js';
 import type { ForwarderMetrics } from './metrics.js';
 import type { PendingEvent, PublishQueue } from './queue.js';
@@ -37,13 +38,13 @@ export class ResourceWatcher {
 
   constructor(
     private readonly resource: WatchedResource,
-    private readonly config: KubeConfig,
+    private readonly connections: ResettableConnections,
     private readonly queue: PublishQueue,
     private readonly metrics: ForwarderMetrics,
     private readonly log: Logger,
     private readonly options: WatcherOptions,
   ) {
-    this.objects = KubernetesObjectApi.makeApiClient(config);
+    this.objects = KubernetesObjectApi.makeApiClient(connections);
     this.label = resourceLabel(resource);
   }
 
@@ -62,13 +63,17 @@ export class ResourceWatcher {
         if (this.resourceVersion === undefined) await this.relist(signal);
         ({ end, delivered } = await this.watchOnce(signal));
       } catch (error) {
-        end = isGone(error) ? 'gone' : 'error';
+        end = isGone(error) ? 'gone' : error instanceof NoAnswerError ? 'silent' : 'error';
         this.log.warn('list or watch failed', { resource: this.label, end, error: String(error) });
       }
       if (signal.aborted || end === 'stopped') break;
       this.metrics.watchRestarts.inc({ resource: this.label, reason: end });
       if (end === 'gone') this.resourceVersion = undefined;
-      if (end === 'silent') this.log.warn('watch was silent too long; restarting it', { resource: this.label, silenceMs: this.options.silenceMs });
+      if (end === 'silent') {
+        // The shared connections probably went the same way: replace them too.
+        this.log.warn('the apiserver was silent too long; restarting the watch on new connections', { resource: this.label, silenceMs: this.options.silenceMs });
+        this.connections.reset();
+      }
       if (end === 'backpressure') {
         await this.queue.waitForRoom(0.5, signal);
         continue;
@@ -87,7 +92,11 @@ export class ResourceWatcher {
     let continueToken: string | undefined;
     let listVersion: string | undefined;
     do {
-      const page = await this.objects.list(apiVersion, kind, path.namespace, undefined, undefined, undefined, undefined, labelSelector, this.options.pageSize, continueToken);
+      const page = await withTimeout(
+        this.objects.list(apiVersion, kind, path.namespace, undefined, undefined, undefined, undefined, labelSelector, this.options.pageSize, continueToken),
+        this.options.silenceMs,
+        `list ${this.label}`,
+      );
       listVersion = page.metadata?.resourceVersion;
       continueToken = page.metadata?._continue || undefined;
       for (const object of page.items) {
@@ -146,7 +155,8 @@ export class ResourceWatcher {
   }
 
   private async watchOnce(signal: AbortSignal): Promise<{ end: WatchEnd; delivered: boolean }> {
-    const watch = new Watch(this.config);
+    const connection = this.connections.dedicated();
+    const watch = new Watch(connection);
     // Watch aborts a request that has received nothing for `requestTimeoutMs` (a private 30 s in
     // client-node 2.0.1); it is our silence detector, set to our limit, which must exceed the
     // apiserver's bookmark interval so that a quiet but healthy watch is left alone.
@@ -194,6 +204,7 @@ export class ResourceWatcher {
       return { end: await finished, delivered };
     } finally {
       signal.removeEventListener('abort', onAbort);
+      connection.close();
     }
   }
 }

@@ -1,0 +1,91 @@
+// Watch discipline against the real control plane: a connection that goes silent is noticed and
+// replaced, and an apiserver restart in the middle of changes loses none of them.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
+import { restartApiserver } from '../cluster/cluster.js';
+import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
+import { FreezableProxy } from '../support/freezable-proxy.js';
+import { metric, startTestForwarder } from '../support/forwarder.js';
+import { adminConfig, createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath } from '../support/kube.js';
+import { createCr, getCr, patchCrSpec } from '../support/operator.js';
+import { inject } from 'vitest';
+
+let endpoint: EventBridgeEndpoint;
+
+beforeAll(async () => {
+  await installCrd();
+  endpoint = await EventBridgeEndpoint.start();
+});
+afterAll(() => endpoint?.close());
+
+describe('the forwarder', () => {
+  describe('when the connection of its watches goes silent without closing', () => {
+    let namespace: string;
+    let proxy: FreezableProxy;
+    let forwarder: ForwarderHandle;
+
+    beforeAll(async () => {
+      namespace = await createNamespace('fwd-silent');
+      const server = new URL(adminConfig().getCurrentCluster()!.server);
+      proxy = await FreezableProxy.start({ host: server.hostname, port: Number(server.port) });
+      forwarder = await startTestForwarder(endpoint, namespace, { KUBECONFIG: proxy.kubeconfigFor(kubeconfigPath()), WATCH_SILENCE_SECONDS: '3' });
+      const cr = await createCr(namespace, 'quiet');
+      await eventually('the watch to deliver', () => endpoint.has('quiet', cr.metadata.resourceVersion!));
+    });
+    afterAll(async () => {
+      await forwarder?.shutdown();
+      await proxy?.close();
+      await deleteNamespace(namespace);
+    });
+
+    it('restarts the watch and delivers the changes the dead connection held back', async () => {
+      const restartsBefore = await metric(forwarder, 'forwarder_watch_restarts_total', { reason: 'silent' });
+      expect(proxy.freezeOpenConnections()).toBeGreaterThan(0);
+
+      await patchCrSpec(namespace, 'quiet', { replicaCount: 4 });
+      const changed = await getCr(namespace, 'quiet');
+
+      await eventually('the change behind the frozen watch', () => endpoint.has('quiet', changed.metadata.resourceVersion!, 'Modified'), { timeoutMs: 60_000 });
+      expect(await metric(forwarder, 'forwarder_watch_restarts_total', { reason: 'silent' })).toBeGreaterThan(restartsBefore);
+    });
+  });
+
+  describe.runIf(inject('localCluster'))('when the apiserver restarts while CRs keep changing', () => {
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    let namespace: string;
+    let forwarder: ForwarderHandle;
+
+    beforeAll(async () => {
+      namespace = await createNamespace('fwd-restart');
+      for (const name of names) await createCr(namespace, name);
+      forwarder = await startTestForwarder(endpoint, namespace);
+    });
+    afterAll(async () => {
+      await forwarder?.shutdown();
+      await deleteNamespace(namespace);
+    });
+
+    it('publishes an event for every CR\'s final version once it is back', async () => {
+      let restarted = false;
+      let successfulAfter = 0;
+      let round = 0;
+      const restarting = restartApiserver(3_000).then(() => (restarted = true));
+      // Changes before, during (they fail and are retried) and after the restart.
+      while (!restarted || successfulAfter < 2 * names.length) {
+        const name = names[round % names.length]!;
+        round += 1;
+        try {
+          await patchCrSpec(namespace, name, { replicaCount: round % 50 });
+          if (restarted) successfulAfter += 1;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      await restarting;
+      const finals = await Promise.all(names.map(async (name) => [name, (await getCr(namespace, name)).metadata.resourceVersion!] as const));
+
+      await eventually('an event for every final version', () => finals.every(([name, version]) => endpoint.has(name, version)), { timeoutMs: 60_000 });
+      expect(await metric(forwarder, 'forwarder_watch_restarts_total')).toBeGreaterThan(0);
+    });
+  });
+});
