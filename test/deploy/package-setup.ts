@@ -1,5 +1,5 @@
-// Runs `osls package` once for the whole deploy project, with no AWS credentials in reach, and
-// hands the tests the folder it wrote (CloudFormation template and function zips).
+// Runs `osls package` once per cluster access mode for the whole deploy project, with no AWS
+// credentials in reach, and hands the tests the folders it wrote (template and function zips).
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,14 +9,14 @@ import type { TestProject } from 'vitest/node';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The folder `osls package` wrote. */
-    serverlessPackage: string;
+    /** The folders `osls package` wrote, one per cluster access mode. */
+    serverlessPackages: Record<PackageVariant, string>;
   }
 }
 
 const REPO = new URL('../..', import.meta.url).pathname;
 
-/** The parameters the tests check for in the template; all but the cluster's are serverless.yml's defaults. */
+/** The parameters the tests check for in the template; the rest are serverless.yml's defaults. */
 export const PACKAGE_PARAMS = {
   stage: 'ci',
   region: 'eu-west-1',
@@ -26,17 +26,22 @@ export const PACKAGE_PARAMS = {
   resyncRate: 'rate(7 minutes)',
 } as const;
 
+export const KUBECONFIG_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stimulated-peering/kubeconfig-AbCdEf';
+
+/** An EKS cluster, and a cluster reached with a kubeconfig kept in Secrets Manager. */
+const VARIANTS = {
+  eks: { clusterAccess: 'eks' },
+  secret: { clusterAccess: 'secret', kubeconfigSecretArn: KUBECONFIG_SECRET_ARN },
+} as const;
+export type PackageVariant = keyof typeof VARIANTS;
+
 /** The environment without anything that could lead to AWS credentials. */
 function credentialFreeEnv(home: string): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
   return { ...env, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const out = await mkdtemp(join(tmpdir(), 'stimulated-peering-package-'));
-  const home = await mkdtemp(join(tmpdir(), 'stimulated-peering-home-'));
-  const { stage, region, ...params } = PACKAGE_PARAMS;
-  const args = ['package', '--stage', stage, '--region', region, '--package', out, ...Object.entries(params).map(([key, value]) => `--param=${key}=${value}`)];
+async function osls(args: string[], home: string): Promise<void> {
   try {
     await promisify(execFile)(process.execPath, [join(REPO, 'node_modules/osls/bin/serverless.js'), ...args], {
       cwd: REPO,
@@ -47,9 +52,20 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`osls ${args.join(' ')} failed:\n${stdout ?? ''}\n${stderr ?? ''}`, { cause: error });
   }
-  project.provide('serverlessPackage', out);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const home = await mkdtemp(join(tmpdir(), 'stimulated-peering-home-'));
+  const packages = {} as Record<PackageVariant, string>;
+  const { stage, region, ...params } = PACKAGE_PARAMS;
+  // One after the other: serverless-esbuild builds in the repo's .esbuild/ folder.
+  for (const [variant, variantParams] of Object.entries(VARIANTS) as Array<[PackageVariant, Record<string, string>]>) {
+    packages[variant] = await mkdtemp(join(tmpdir(), `stimulated-peering-package-${variant}-`));
+    const paramArgs = Object.entries({ ...params, ...variantParams }).map(([key, value]) => `--param=${key}=${value}`);
+    await osls(['package', '--stage', stage, '--region', region, '--package', packages[variant], ...paramArgs], home);
+  }
+  project.provide('serverlessPackages', packages);
   return async () => {
-    await rm(out, { recursive: true, force: true });
-    await rm(home, { recursive: true, force: true });
+    await Promise.all([home, ...Object.values(packages)].map((dir) => rm(dir, { recursive: true, force: true })));
   };
 }

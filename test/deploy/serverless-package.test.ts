@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFunctionEnvironment } from '../../functions/core/environment.js';
 import { DetailType, reconcileRulePattern, resyncEventSchema, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { PACKAGE_PARAMS } from './package-setup.js';
-import { actions, getAtt, loadTemplate, policyStatements, ref, resource, resourcesOfType, withConditions, type Template } from './template.js';
+import { KUBECONFIG_SECRET_ARN, PACKAGE_PARAMS } from './package-setup.js';
+import { actions, getAtt, loadTemplate, policyStatements, ref, resource, resourcesOfType, type Template } from './template.js';
 import { zipEntries, type ZipEntry } from './zip.js';
 
 const FUNCTIONS = {
@@ -20,20 +20,18 @@ const FUNCTIONS = {
 type FunctionName = keyof typeof FUNCTIONS;
 const functionNames = Object.keys(FUNCTIONS) as FunctionName[];
 
-/** The stack as deployed to EKS: the conditions serverless.yml derives from clusterAccess=eks. */
-const EKS = { UseEks: true, UseSecret: false, HasAlarmTopic: false };
-
 const RECONCILER_BINDING = new URL('../../infra/reconciler/clusterrolebinding.yaml', import.meta.url).pathname;
 
+/** The stack for an EKS cluster, which most tests look at. */
 let template: Template;
-const packageDir = () => inject('serverlessPackage');
+const packageDir = () => inject('serverlessPackages').eks;
 
 beforeAll(() => {
   template = loadTemplate(packageDir());
 });
 
-function lambda(name: FunctionName) {
-  return resource(template, FUNCTIONS[name].logicalId, 'AWS::Lambda::Function').Properties;
+function lambda(name: FunctionName, from = template) {
+  return resource(from, FUNCTIONS[name].logicalId, 'AWS::Lambda::Function').Properties;
 }
 
 function queueBehind(arn: unknown): string {
@@ -43,8 +41,8 @@ function queueBehind(arn: unknown): string {
   return logicalId;
 }
 
-function allowed(where: string) {
-  return policyStatements(template, EKS).filter((found) => found.where.startsWith(where) && found.statement.Effect === 'Allow');
+function allowed(where: string, from = template) {
+  return policyStatements(from).filter((found) => found.where.startsWith(where) && found.statement.Effect === 'Allow');
 }
 
 describe('osls package', () => {
@@ -66,7 +64,7 @@ describe('osls package', () => {
     });
 
     it.each(functionNames)('configures %s the way functions/core/environment.ts reads it, for EKS', (name) => {
-      const variables = withConditions(lambda(name).Environment.Variables, EKS) as Record<string, string>;
+      const variables = lambda(name).Environment.Variables as Record<string, string>;
 
       const env = readFunctionEnvironment({ ...variables, AWS_REGION: PACKAGE_PARAMS.region });
 
@@ -79,6 +77,12 @@ describe('osls package', () => {
         KUBE_API_BURST: 40,
       });
       expect(variables).not.toHaveProperty('KUBECONFIG_SECRET_ID');
+    });
+
+    it.each(functionNames)('lets %s read no secret when it reaches EKS with its role', (name) => {
+      const statements = allowed(`${FUNCTIONS[name].role}/`).flatMap(({ statement }) => actions(statement));
+
+      expect(statements.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
     });
 
     it('caps how many reconciles and resyncs can run at once', () => {
@@ -205,7 +209,7 @@ describe('osls package', () => {
 
   describe('IAM', () => {
     it('allows no wildcard action in any policy', () => {
-      const statements = policyStatements(template, EKS);
+      const statements = policyStatements(template);
 
       const wildcards = statements.filter(({ statement }) => statement.Effect === 'Allow' && actions(statement).some((action) => action.includes('*')));
 
@@ -217,6 +221,36 @@ describe('osls package', () => {
       expect(allowed('ForwarderRole/').map(({ statement }) => statement)).toEqual([
         { Effect: 'Allow', Action: 'events:PutEvents', Resource: getAtt('EventBus', 'Arn') },
       ]);
+    });
+  });
+
+  describe('for a cluster reached with a kubeconfig from Secrets Manager', () => {
+    let secretTemplate: Template;
+
+    beforeAll(() => {
+      secretTemplate = loadTemplate(inject('serverlessPackages').secret);
+    });
+
+    it.each(functionNames)('configures %s to read the kubeconfig secret, and nothing of EKS', (name) => {
+      const variables = lambda(name, secretTemplate).Environment.Variables as Record<string, string>;
+
+      const env = readFunctionEnvironment(variables);
+
+      expect(env).toMatchObject({ CLUSTER_ACCESS: 'secret', KUBECONFIG_SECRET_ID: KUBECONFIG_SECRET_ARN });
+      expect(Object.keys(variables).filter((key) => key.startsWith('EKS_'))).toEqual([]);
+    });
+
+    it.each(functionNames)('lets %s read that one secret', (name) => {
+      const statements = allowed(`${FUNCTIONS[name].role}/`, secretTemplate).map(({ statement }) => statement);
+
+      expect(statements).toContainEqual({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: KUBECONFIG_SECRET_ARN });
+    });
+
+    it('creates no EKS access entry or Pod Identity association', () => {
+      const types = Object.values(secretTemplate.Resources).map((r) => r.Type);
+
+      expect(types).not.toContain('AWS::EKS::AccessEntry');
+      expect(types).not.toContain('AWS::EKS::PodIdentityAssociation');
     });
   });
 

@@ -22,8 +22,23 @@ export interface PolicyStatement {
   Condition?: unknown;
 }
 
+/**
+ * The template as CloudFormation would deploy it: conditions evaluated (serverless.yml's compare
+ * parameter values known when packaging), resources whose condition is false dropped, Fn::If taken.
+ */
 export function loadTemplate(packageDir: string): Template {
-  return JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  const raw = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
+  const conditions = Object.fromEntries(Object.entries(raw.Conditions ?? {}).map(([name, condition]) => [name, evaluate(condition)]));
+  const resources = Object.entries(raw.Resources).filter(([, r]) => r.Condition === undefined || conditions[r.Condition]);
+  return withConditions({ ...raw, Resources: Object.fromEntries(resources) }, conditions) as Template;
+}
+
+/** A condition made of Fn::Equals and Fn::Not over literal values. */
+function evaluate(condition: unknown): boolean {
+  const node = condition as Record<string, unknown[]>;
+  if (node['Fn::Equals']) return node['Fn::Equals'][0] === node['Fn::Equals'][1];
+  if (node['Fn::Not']) return !evaluate(node['Fn::Not'][0]);
+  throw new Error(`cannot evaluate condition ${JSON.stringify(condition)}`);
 }
 
 export function resourcesOfType(template: Template, type: string): Array<[string, Resource]> {
@@ -41,7 +56,7 @@ export const getAtt = (logicalId: string, attribute: string) => ({ 'Fn::GetAtt':
 export const ref = (logicalId: string) => ({ Ref: logicalId });
 
 /** `value` as CloudFormation would see it with these conditions: Fn::If taken, AWS::NoValue dropped. */
-export function withConditions(value: unknown, conditions: Record<string, boolean>): unknown {
+function withConditions(value: unknown, conditions: Record<string, boolean>): unknown {
   const noValue = Symbol('AWS::NoValue');
   const resolve = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(resolve).filter((item) => item !== noValue);
@@ -63,17 +78,16 @@ export function withConditions(value: unknown, conditions: Record<string, boolea
 }
 
 /** Every statement of every policy in the template, with where it was found. */
-export function policyStatements(template: Template, conditions: Record<string, boolean>): Array<{ where: string; statement: PolicyStatement }> {
+export function policyStatements(template: Template): Array<{ where: string; statement: PolicyStatement }> {
   const found: Array<{ where: string; statement: PolicyStatement }> = [];
   for (const [logicalId, { Properties }] of Object.entries(template.Resources)) {
-    const documents: Array<[string, any]> = [
+    const documents: Array<[string, { Statement: PolicyStatement[] }]> = [
       ...(Properties?.Policies ?? []).map((policy: any) => [`${logicalId}/${policy.PolicyName}`, policy.PolicyDocument]),
       ...(Properties?.PolicyDocument ? [[logicalId, Properties.PolicyDocument]] : []),
       ...(Properties?.AssumeRolePolicyDocument ? [[`${logicalId} trust`, Properties.AssumeRolePolicyDocument]] : []),
     ];
     for (const [where, document] of documents) {
-      const resolved = withConditions(document, conditions) as { Statement: PolicyStatement[] };
-      for (const statement of resolved.Statement) found.push({ where, statement });
+      for (const statement of document.Statement) found.push({ where, statement });
     }
   }
   return found;
