@@ -44,11 +44,15 @@ export function metric(forwarder: ForwarderHandle, name: string, labels: Record<
 }
 
 const mainPath = new URL('../../functions/forwarder/main.ts', import.meta.url).pathname;
-const tsxPath = new URL('../../node_modules/.bin/tsx', import.meta.url).pathname;
 
-/** A forwarder as its own process, run from source the way the container runs the bundle. */
+/**
+ * A forwarder as its own process, run from source. Node itself with tsx's loader, not the tsx
+ * command, which would be a parent process: a signal must reach the forwarder, not a wrapper.
+ */
 export function spawnForwarder(env: Record<string, string>): ChildProcess & { output: string[] } {
-  const child = spawn(tsxPath, [mainPath], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: string[] };
+  const child = spawn(process.execPath, ['--import', 'tsx', mainPath], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+    output: string[];
+  };
   child.output = [];
   child.stdout!.on('data', (chunk: Buffer) => child.output.push(chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => child.output.push(chunk.toString()));
