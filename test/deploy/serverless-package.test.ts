@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFunctionEnvironment } from '../../functions/core/environment.js';
-import { DetailType, reconcileRulePattern, resyncEventSchema, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
+import { DetailType, FORWARDER_SOURCE, reconcileRulePattern, resyncEventSchema, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
 import { KUBECONFIG_SECRET_ARN, PACKAGE_PARAMS } from './package-setup.js';
 import { actions, getAtt, loadTemplate, policyStatements, ref, resource, resourcesOfType, type Template } from './template.js';
 import { zipEntries, type ZipEntry } from './zip.js';
@@ -21,6 +21,7 @@ type FunctionName = keyof typeof FUNCTIONS;
 const functionNames = Object.keys(FUNCTIONS) as FunctionName[];
 
 const RECONCILER_BINDING = new URL('../../infra/reconciler/clusterrolebinding.yaml', import.meta.url).pathname;
+const FORWARDER_MANIFESTS = new URL('../../infra/forwarder/', import.meta.url).pathname;
 
 /** The stack for an EKS cluster, which most tests look at. */
 let template: Template;
@@ -207,6 +208,24 @@ describe('osls package', () => {
     });
   });
 
+  describe('the forwarder', () => {
+    it('gets its role through Pod Identity on the ServiceAccount infra/forwarder creates', async () => {
+      const [kustomization] = loadAllYaml(await readFile(join(FORWARDER_MANIFESTS, 'kustomization.yaml'), 'utf8')) as Array<{ namespace: string }>;
+      const [serviceAccount] = loadAllYaml(await readFile(join(FORWARDER_MANIFESTS, 'serviceaccount.yaml'), 'utf8')) as Array<{ metadata: { name: string } }>;
+
+      const associations = resourcesOfType(template, 'AWS::EKS::PodIdentityAssociation').map(([, a]) => a.Properties);
+
+      expect(associations).toEqual([
+        {
+          ClusterName: PACKAGE_PARAMS.clusterName,
+          Namespace: kustomization!.namespace,
+          ServiceAccount: serviceAccount!.metadata.name,
+          RoleArn: getAtt('ForwarderRole', 'Arn'),
+        },
+      ]);
+    });
+  });
+
   describe('IAM', () => {
     it('allows no wildcard action in any policy', () => {
       const statements = policyStatements(template);
@@ -217,9 +236,9 @@ describe('osls package', () => {
       expect(wildcards).toEqual([]);
     });
 
-    it('lets the forwarder put events on the bus and nothing else', () => {
+    it('lets the forwarder put its own events on the bus and nothing else', () => {
       expect(allowed('ForwarderRole/').map(({ statement }) => statement)).toEqual([
-        { Effect: 'Allow', Action: 'events:PutEvents', Resource: getAtt('EventBus', 'Arn') },
+        { Effect: 'Allow', Action: 'events:PutEvents', Resource: getAtt('EventBus', 'Arn'), Condition: { StringEquals: { 'events:source': FORWARDER_SOURCE } } },
       ]);
     });
   });
