@@ -15,10 +15,10 @@ export async function handler(event: unknown, context?: Context): Promise<Reconc
     const parsed = reconcileEventSchema.safeParse(event);
     if (!parsed.success) {
       // Retrying a malformed event cannot help: log it once and succeed.
-      const message = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
-      logger.error('malformed event dropped', { message, event });
+      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+      logger.error('malformed event dropped', { problems, event });
       metrics.addMetric('MalformedEvents', MetricUnit.Count, 1);
-      return { outcome: 'malformed-event', message };
+      return { outcome: 'malformed-event', message: problems };
     }
     const target = reconcileTarget(parsed.data);
     logger.appendKeys({ eventId: parsed.data.id, eventKey: parsed.data.detail.key, namespace: target.namespace, name: target.name });
