@@ -2,7 +2,8 @@
 // the last version it accepted, asks for bookmarks so that version stays fresh, lists again when
 // the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any error or
 // silence. When the queue is full it stops reading and resumes later from where it stopped.
-import { KubernetesObjectApi, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubernetesObjectApi, Watch, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, KIND, PLURAL, VERSION } from '../core/kindcustomhttp.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { backoffDelay, NoAnswerError, sleep, withTimeout, type BackoffPolicy } from './backoff.js';
 import type { ResettableConnections } from './connections.js';
@@ -17,6 +18,11 @@ export interface WatcherOptions {
   backoff: BackoffPolicy;
   /** Whether the first list publishes a Synced event per object (CRs), or only fills the store (children). */
   syncOnFirstList: boolean;
+}
+
+interface ListPage {
+  items: KubernetesObject[];
+  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
 }
 
 type WatchEnd = 'closed' | 'gone' | 'silent' | 'backpressure' | 'error' | 'stopped';
@@ -34,6 +40,7 @@ export class ResourceWatcher {
   private resourceVersion: string | undefined;
   private listed = false;
   private readonly objects: KubernetesObjectApi;
+  private readonly custom: CustomObjectsApi;
   private readonly label: string;
 
   constructor(
@@ -45,6 +52,7 @@ export class ResourceWatcher {
     private readonly options: WatcherOptions,
   ) {
     this.objects = KubernetesObjectApi.makeApiClient(connections);
+    this.custom = connections.makeApiClient(CustomObjectsApi);
     this.label = resourceLabel(resource);
   }
 
@@ -87,18 +95,14 @@ export class ResourceWatcher {
 
   /** Lists the collection; publishes what is new or changed since the store, and what vanished. */
   private async relist(signal: AbortSignal): Promise<void> {
-    const { kind, apiVersion, labelSelector, path } = this.resource;
+    const { kind } = this.resource;
     const seen = new Map<string, ObjectRecord>();
     let continueToken: string | undefined;
     let listVersion: string | undefined;
     do {
-      const page = await withTimeout(
-        this.objects.list(apiVersion, kind, path.namespace, undefined, undefined, undefined, undefined, labelSelector, this.options.pageSize, continueToken),
-        this.options.silenceMs,
-        `list ${this.label}`,
-      );
+      const page = await withTimeout(this.listPage(continueToken), this.options.silenceMs, `list ${this.label}`);
       listVersion = page.metadata?.resourceVersion;
-      continueToken = page.metadata?._continue || undefined;
+      continueToken = page.metadata?.continue || page.metadata?._continue || undefined;
       for (const object of page.items) {
         const record = recordOf(kind, object);
         if (!record) continue;
@@ -117,6 +121,22 @@ export class ResourceWatcher {
     this.resourceVersion = listVersion;
     this.listed = true;
     this.log.info('listed', { resource: this.label, objects: seen.size, resourceVersion: listVersion });
+  }
+
+  /**
+   * One page of the collection. CRs are listed with the custom-objects API, which returns the
+   * server's JSON: the generic object API reads a CR list's metadata as an object's and drops its
+   * `continue` token (client-node 2.0.1), which would end every list after its first page.
+   */
+  private async listPage(continueToken: string | undefined): Promise<ListPage> {
+    const { kind, apiVersion, labelSelector, path } = this.resource;
+    const limit = this.options.pageSize;
+    if (kind === KIND) {
+      const query = { group: GROUP, version: VERSION, plural: PLURAL, labelSelector, limit, _continue: continueToken };
+      const list = path.namespace ? this.custom.listNamespacedCustomObject({ ...query, namespace: path.namespace }) : this.custom.listClusterCustomObject(query);
+      return (await list) as ListPage;
+    }
+    return this.objects.list(apiVersion, kind, path.namespace, undefined, undefined, undefined, undefined, labelSelector, limit, continueToken);
   }
 
   private async enqueue(key: string, record: ObjectRecord, change: Change, signal: AbortSignal): Promise<void> {

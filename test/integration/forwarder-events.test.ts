@@ -13,6 +13,7 @@ import { createCr, deleteCr, getCr, operatorApi, patchCrSpec, silentLog } from '
 const { core } = adminClients();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const SECRET_MARKER = 'do-not-leak-7f3a';
+const EXISTING = ['existing', 'existing-2', 'existing-3', 'existing-4', 'existing-5'];
 let namespace: string;
 let endpoint: EventBridgeEndpoint;
 let forwarder: ForwarderHandle;
@@ -24,7 +25,9 @@ beforeAll(async () => {
   namespace = await createNamespace('fwd-events');
   endpoint = await EventBridgeEndpoint.start();
   await createCr(namespace, 'existing', { configMapData: { hostports: 'localhost,8080\n', note: SECRET_MARKER } });
-  forwarder = await startTestForwarder(endpoint, namespace);
+  for (const name of EXISTING.slice(1)) await createCr(namespace, name);
+  // Pages of two, so the first list takes several pages.
+  forwarder = await startTestForwarder(endpoint, namespace, { LIST_PAGE_SIZE: '2' });
 });
 afterAll(async () => {
   await forwarder?.shutdown();
@@ -43,6 +46,10 @@ describe('the forwarder', () => {
       expect(synced).toHaveLength(1);
       expect(synced[0]).toMatchObject({ bus: TEST_BUS, source: FORWARDER_SOURCE, detailType: DetailType.ResourceChanged });
       expect(synced[0]!.detail).toMatchObject({ namespace, name: 'existing', uid: cr.metadata.uid, generation: 1 });
+    });
+
+    it('lists every page of CRs', async () => {
+      await arrived('a Synced event for every CR', () => EXISTING.every((name) => endpoint.eventsFor(name).some((e) => e.detail.change === 'Synced')));
     });
   });
 
