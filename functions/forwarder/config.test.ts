@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ForwarderConfigError, readForwarderConfig } from './config.js';
+import { ConfigurationError } from '../core/environment.js';
+import { readForwarderConfig } from './config.js';
 
 const minimal = { EVENT_BUS_NAME: 'bus', AWS_REGION: 'eu-west-1', KUBECONFIG: '/tmp/kubeconfig', POD_NAMESPACE: 'forwarder' };
 
@@ -19,7 +20,7 @@ describe('readForwarderConfig', () => {
     it('names every problem in one error', () => {
       const read = () => readForwarderConfig({ KUBECONFIG: '/tmp/k', WATCH_NAMESPACES: 'Not_A_Namespace', EVENTBRIDGE_ENDPOINT: 'nope' });
 
-      expect(read).toThrow(ForwarderConfigError);
+      expect(read).toThrow(ConfigurationError);
       expect(read).toThrow(/EVENT_BUS_NAME is required.*AWS_REGION is required.*EVENTBRIDGE_ENDPOINT.*WATCH_NAMESPACES must be namespace names/);
     });
 

@@ -2,6 +2,7 @@
 // or malformed setting stops it at once with a message naming the variable.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { ConfigurationError } from '../core/environment.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const kubernetesName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -60,18 +61,11 @@ export const forwarderEnvironmentSchema = z
   });
 export type ForwarderConfig = z.output<typeof forwarderEnvironmentSchema>;
 
-export class ForwarderConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ForwarderConfigError';
-  }
-}
-
 export function readForwarderConfig(env: NodeJS.ProcessEnv = process.env): ForwarderConfig {
   const result = forwarderEnvironmentSchema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`).join('; ');
-    throw new ForwarderConfigError(`invalid forwarder environment: ${problems}`);
+    throw new ConfigurationError(`invalid forwarder environment: ${problems}`);
   }
   return result.data;
 }

@@ -5,31 +5,17 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'forwarder_' });
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers: [registry] });
   const lastEventAt = new Map<string, number>();
-  const metrics = {
+  return {
     registry,
-    observed: new Counter({
-      name: 'forwarder_events_observed_total',
-      help: 'Watch and list events seen, by resource and change.',
-      labelNames: ['resource', 'change'] as const,
-      registers: [registry],
-    }),
-    coalesced: new Counter({ name: 'forwarder_events_coalesced_total', help: 'Events merged into a newer one for the same object before sending.', registers: [registry] }),
-    published: new Counter({ name: 'forwarder_events_published_total', help: 'Events the bus accepted.', registers: [registry] }),
-    failed: new Counter({
-      name: 'forwarder_events_failed_total',
-      help: 'Event sends that failed, by reason; each is retried unless the reason is "rejected".',
-      labelNames: ['reason'] as const,
-      registers: [registry],
-    }),
-    retried: new Counter({ name: 'forwarder_events_retried_total', help: 'Events put back for another send after a failure.', registers: [registry] }),
+    observed: counter('forwarder_events_observed_total', 'Watch and list events seen, by resource and change.', ['resource', 'change']),
+    coalesced: counter('forwarder_events_coalesced_total', 'Events merged into a newer one for the same object before sending.'),
+    published: counter('forwarder_events_published_total', 'Events the bus accepted.'),
+    failed: counter('forwarder_events_failed_total', 'Event sends that failed, by reason; each is retried unless the reason is "rejected".', ['reason']),
+    retried: counter('forwarder_events_retried_total', 'Events put back for another send after a failure.'),
+    watchRestarts: counter('forwarder_watch_restarts_total', 'Watches started again, by resource and reason.', ['resource', 'reason']),
     queueDepth: new Gauge({ name: 'forwarder_queue_depth', help: 'Events waiting, backing off or in flight.', registers: [registry] }),
-    watchRestarts: new Counter({
-      name: 'forwarder_watch_restarts_total',
-      help: 'Watches started again, by resource and reason.',
-      labelNames: ['resource', 'reason'] as const,
-      registers: [registry],
-    }),
     leader: new Gauge({ name: 'forwarder_leader', help: '1 while this instance holds the lease and publishes.', registers: [registry] }),
     lastEventAge: new Gauge({
       name: 'forwarder_last_watch_event_age_seconds',
@@ -46,7 +32,6 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       lastEventAt.set(resource, Date.now());
     },
   };
-  return metrics;
 }
 
 export type ForwarderMetrics = ReturnType<typeof createMetrics>;

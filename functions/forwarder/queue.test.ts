@@ -95,13 +95,19 @@ describe('PublishQueue', () => {
   });
 
   describe('when a sent event failed', () => {
-    it('offers it again only after its backoff', () => {
+    /** A queue without a coalescing window, with version 1 of object `a` in flight. */
+    function withOneInFlight() {
       const clock = { now: 0 };
       const queue = queueAt(clock, 10, 0);
       queue.offer(event('a', '1'));
-      const [item] = queue.take(10);
+      const [inFlight] = queue.take(10);
+      return { clock, queue, inFlight: inFlight! };
+    }
 
-      queue.retry(item!, 50);
+    it('offers it again only after its backoff', () => {
+      const { clock, queue, inFlight } = withOneInFlight();
+
+      queue.retry(inFlight, 50);
       const early = queue.take(10);
       clock.now = 50;
       const due = queue.take(10);
@@ -111,13 +117,10 @@ describe('PublishQueue', () => {
     });
 
     it('drops it when a newer version of its object is already waiting', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 10, 0);
-      queue.offer(event('a', '1'));
-      const [item] = queue.take(10);
+      const { clock, queue, inFlight } = withOneInFlight();
       queue.offer(event('a', '2'));
 
-      const kept = queue.retry(item!, 50);
+      const kept = queue.retry(inFlight, 50);
       clock.now = 50;
       const batch = queue.take(10);
 
@@ -126,15 +129,12 @@ describe('PublishQueue', () => {
     });
 
     it('never lets an older failure replace a newer one waiting for its retry', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 10, 0);
-      queue.offer(event('a', '1'));
-      const [older] = queue.take(10);
+      const { clock, queue, inFlight: older } = withOneInFlight();
       queue.offer(event('a', '2'));
       const [newer] = queue.take(10);
 
       queue.retry(newer!, 10);
-      const kept = queue.retry(older!, 10);
+      const kept = queue.retry(older, 10);
       clock.now = 10;
 
       expect(kept).toBe(false);

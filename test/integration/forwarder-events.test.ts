@@ -1,41 +1,33 @@
 // The forwarder against the real control plane and a recording EventBridge endpoint: every change
 // to a KindCustomHttp or to an object it owns reaches the bus as a thin contract event.
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DetailType, reconcileEventSchema, FORWARDER_SOURCE } from '../../functions/core/event-contract.js';
 import { reconcile } from '../../functions/core/reconciler.js';
-import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
-import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
-import { startTestForwarder, TEST_BUS } from '../support/forwarder.js';
-import { adminClients, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
+import type { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
+import { TEST_BUS, useForwarder } from '../support/forwarder.js';
+import { adminClients, eventually } from '../support/kube.js';
 import { createCr, deleteCr, getCr, operatorApi, patchCrSpec, silentLog } from '../support/operator.js';
 
 const { core } = adminClients();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const SECRET_MARKER = 'do-not-leak-7f3a';
 const EXISTING = ['existing', 'existing-2', 'existing-3', 'existing-4', 'existing-5'];
-let namespace: string;
-let endpoint: EventBridgeEndpoint;
-let forwarder: ForwarderHandle;
+// Pages of two, so the first list takes several pages.
+const fixture = useForwarder('fwd-events', { LIST_PAGE_SIZE: '2' }, async (namespace) => {
+  await createCr(namespace, 'existing', { configMapData: { hostports: 'localhost,8080\n', note: SECRET_MARKER } });
+  for (const name of EXISTING.slice(1)) await createCr(namespace, name);
+});
 
 const arrived = (description: string, check: () => boolean) => eventually(description, check, { timeoutMs: 30_000 });
 
-beforeAll(async () => {
-  await installCrd();
-  namespace = await createNamespace('fwd-events');
-  endpoint = await EventBridgeEndpoint.start();
-  await createCr(namespace, 'existing', { configMapData: { hostports: 'localhost,8080\n', note: SECRET_MARKER } });
-  for (const name of EXISTING.slice(1)) await createCr(namespace, name);
-  // Pages of two, so the first list takes several pages.
-  forwarder = await startTestForwarder(endpoint, namespace, { LIST_PAGE_SIZE: '2' });
-});
-afterAll(async () => {
-  await forwarder?.shutdown();
-  await endpoint?.close();
-  await deleteNamespace(namespace);
-});
-
 describe('the forwarder', () => {
+  let namespace: string;
+  let endpoint: EventBridgeEndpoint;
+  beforeAll(() => {
+    ({ namespace, endpoint } = fixture);
+  });
+
   describe('when it starts', () => {
     it('publishes one Synced event for each CR that already exists', async () => {
       const cr = await getCr(namespace, 'existing');

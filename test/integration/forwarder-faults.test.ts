@@ -1,41 +1,32 @@
 // The bus failing for a while (server errors, throttling, partial failures of a batch): every
 // change still arrives once it recovers, nothing twice, and the queue stays within its bound.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
-import { EventBridgeEndpoint, type Fault } from '../support/eventbridge-endpoint.js';
-import { metric, startTestForwarder } from '../support/forwarder.js';
-import { createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
+import type { EventBridgeEndpoint, Fault } from '../support/eventbridge-endpoint.js';
+import { metric, useForwarder } from '../support/forwarder.js';
+import { eventually } from '../support/kube.js';
 import { createCr, getCr } from '../support/operator.js';
 
 const CAPACITY = 8;
 const CRS = 30;
-let namespace: string;
-let endpoint: EventBridgeEndpoint;
-let forwarder: ForwarderHandle;
-
 /** Each failing request takes the next kind of failure in turn. */
 const rotatingFaults = (request: number): Fault => {
   const faults: Fault[] = [{ kind: 'server-error', status: 503 }, { kind: 'throttle' }, { kind: 'partial', failIndexes: [0, 2], errorCode: 'ThrottlingException' }];
   return faults[request % faults.length]!;
 };
 
-beforeAll(async () => {
-  await installCrd();
-  namespace = await createNamespace('fwd-faults');
-  endpoint = await EventBridgeEndpoint.start();
-  forwarder = await startTestForwarder(endpoint, namespace, { QUEUE_CAPACITY: String(CAPACITY), PUBLISH_CONCURRENCY: '2' });
-});
-afterAll(async () => {
-  await forwarder?.shutdown();
-  await endpoint?.close();
-  await deleteNamespace(namespace);
-});
+const fixture = useForwarder('fwd-faults', { QUEUE_CAPACITY: String(CAPACITY), PUBLISH_CONCURRENCY: '2' });
 
 describe('the forwarder', () => {
   describe('when the bus fails for a while and more changes arrive than the queue holds', () => {
     const names = Array.from({ length: CRS }, (_, i) => `cr-${i}`);
 
+    let namespace: string;
+    let endpoint: EventBridgeEndpoint;
+    let forwarder: ForwarderHandle;
+
     beforeAll(async () => {
+      ({ namespace, endpoint, forwarder } = fixture);
       endpoint.setFaults(rotatingFaults);
       for (const name of names) await createCr(namespace, name);
       await eventually('the queue to fill and every kind of failure to happen', async () => {

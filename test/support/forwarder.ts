@@ -4,8 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readForwarderConfig } from '../../functions/forwarder/config.js';
 import { startForwarder, type ForwarderHandle } from '../../functions/forwarder/forwarder.js';
 import { metricValue } from '../../functions/forwarder/metrics.js';
-import type { EventBridgeEndpoint } from './eventbridge-endpoint.js';
-import { kubeconfigPath } from './kube.js';
+import { afterAll, beforeAll } from 'vitest';
+import { EventBridgeEndpoint } from './eventbridge-endpoint.js';
+import { createNamespace, deleteNamespace, installCrd, kubeconfigPath } from './kube.js';
 
 export const TEST_BUS = 'test-bus';
 
@@ -57,4 +58,32 @@ export function spawnForwarder(env: Record<string, string>): ChildProcess & { ou
   child.stdout!.on('data', (chunk: Buffer) => child.output.push(chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => child.output.push(chunk.toString()));
   return child;
+}
+
+export interface ForwarderFixture {
+  namespace: string;
+  endpoint: EventBridgeEndpoint;
+  forwarder: ForwarderHandle;
+}
+
+/**
+ * Registers the hooks of a test file with one forwarder: the CRD, a namespace of its own, a
+ * recording endpoint, then `prepare` (objects that exist before it starts), then the forwarder.
+ * The returned object is filled in once the hooks have run.
+ */
+export function useForwarder(prefix: string, overrides: Record<string, string> = {}, prepare?: (namespace: string) => Promise<void>): ForwarderFixture {
+  const fixture = {} as ForwarderFixture;
+  beforeAll(async () => {
+    await installCrd();
+    fixture.namespace = await createNamespace(prefix);
+    fixture.endpoint = await EventBridgeEndpoint.start();
+    await prepare?.(fixture.namespace);
+    fixture.forwarder = await startTestForwarder(fixture.endpoint, fixture.namespace, overrides);
+  });
+  afterAll(async () => {
+    await fixture.forwarder?.shutdown();
+    await fixture.endpoint?.close();
+    if (fixture.namespace) await deleteNamespace(fixture.namespace);
+  });
+  return fixture;
 }
