@@ -20,6 +20,10 @@ export interface ForwarderHandle {
   /** The port of /healthz, /readyz and /metrics. */
   port: number;
   leading(): boolean;
+  /** False once it has stopped working by itself (a fault); /healthz says the same. */
+  live(): boolean;
+  /** Settles when it stops working, asked to or not. */
+  done: Promise<void>;
   /** The queue of the current leadership, if leading. */
   queue(): PublishQueue | undefined;
   /** What SIGTERM does: stop watching, send what is queued, release the Lease, close the server. */
@@ -97,9 +101,13 @@ export async function startForwarder(config: ForwarderConfig, deps: ForwarderDep
         log,
       )
     : undefined;
-  const running = (elector ? elector.run(stopping.signal, lead) : lead(stopping.signal)).catch((error: unknown) => {
+  const running = (elector ? elector.run(stopping.signal, lead) : lead(stopping.signal)).then(
+    () => {
+      if (!stopping.signal.aborted) throw new Error('the forwarder stopped working without being asked to');
+    },
+  ).catch((error: unknown) => {
     failed = true;
-    log.error('the forwarder stopped working', { error: String(error) });
+    log.error('the forwarder stopped working; /healthz fails until it is restarted', { error: String(error), cause: String((error as Error).cause ?? '') });
   });
 
   const server = await startHttpServer(config.HTTP_PORT, metrics.registry, {
@@ -115,6 +123,8 @@ export async function startForwarder(config: ForwarderConfig, deps: ForwarderDep
     metrics,
     port: (server.address() as AddressInfo).port,
     leading: () => session !== undefined,
+    done: running,
+    live: () => !failed,
     queue: () => session?.queue,
     async shutdown() {
       stopping.abort();

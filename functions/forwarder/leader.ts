@@ -37,7 +37,11 @@ export class LeaderElector {
     this.api = config.makeApiClient(CoordinationV1Api);
   }
 
-  /** Campaigns, leads while it can, and campaigns again, until `signal` aborts; then releases the Lease. */
+  /**
+   * Campaigns, leads while it can, and campaigns again, until `signal` aborts; then releases the
+   * Lease. Work that ends by itself while leading is a fault: the Lease is released and the error
+   * thrown, so the instance is restarted rather than holding the Lease while doing nothing.
+   */
   async run(signal: AbortSignal, work: LeaderWork): Promise<void> {
     while (!signal.aborted) {
       while (!signal.aborted && !(await this.tryAcquireOrRenew())) await sleep(this.jittered(), signal);
@@ -45,13 +49,25 @@ export class LeaderElector {
       this.leading = true;
       this.log.info('became the leader', { lease: this.options.name, identity: this.options.identity });
       const leadership = new AbortController();
-      const working = work(leadership.signal).catch((error: unknown) => this.log.error('leader work failed', { error: String(error) }));
-      await this.keepRenewing(signal);
+      const workEnded = new AbortController();
+      let fault: Error | undefined;
+      const working = work(leadership.signal)
+        .then(
+          () => {
+            if (!leadership.signal.aborted) fault = new Error('the leader\'s work ended by itself');
+          },
+          (error: unknown) => {
+            fault = new Error('the leader\'s work failed', { cause: error });
+          },
+        )
+        .finally(() => workEnded.abort());
+      await this.keepRenewing(AbortSignal.any([signal, workEnded.signal]));
       leadership.abort();
       await working;
       this.leading = false;
       // Given up only after the work has stopped (and drained), so two never publish at once.
-      if (signal.aborted) await this.release();
+      if (signal.aborted || fault) await this.release();
+      if (fault) throw fault;
       if (!signal.aborted) this.log.warn('lost the lease; stopped publishing', { lease: this.options.name });
     }
   }

@@ -16,6 +16,10 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A fault has been logged; exiting lets the kubelet restart the container at once.
+  void forwarder.done.then(() => {
+    if (!forwarder.live()) process.exit(1);
+  });
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 }

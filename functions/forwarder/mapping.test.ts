@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { childChangedDetailSchema, DetailType, resourceChangedDetailSchema } from '../core/event-contract.js';
+import { eventFor, recordOf } from './mapping.js';
+
+const owner = { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', name: 'web', uid: 'cr-uid', controller: true };
+
+describe('recordOf', () => {
+  describe('when a child has a KindCustomHttp as its controller', () => {
+    it('remembers the owner', () => {
+      const record = recordOf('Service', { metadata: { name: 'web', namespace: 'ns', uid: 'svc-uid', resourceVersion: '7', ownerReferences: [owner] } });
+
+      expect(record).toEqual({ uid: 'svc-uid', resourceVersion: '7', owner: { name: 'web', uid: 'cr-uid' } });
+    });
+  });
+
+  describe('when a child has no such controller', () => {
+    it('returns nothing, so no event is made', () => {
+      const notController = { ...owner, controller: false };
+      const otherKind = { ...owner, kind: 'ReplicaSet', apiVersion: 'apps/v1' };
+
+      const records = [[], [notController], [otherKind]].map((ownerReferences) =>
+        recordOf('ConfigMap', { metadata: { name: 'x', namespace: 'ns', uid: 'u', resourceVersion: '1', ownerReferences } }),
+      );
+
+      expect(records).toEqual([undefined, undefined, undefined]);
+    });
+  });
+});
+
+describe('eventFor', () => {
+  it('builds a CR event with the contract\'s key and nothing but metadata', () => {
+    const event = eventFor('KindCustomHttp', 'ns', 'web', { uid: 'cr-uid', resourceVersion: '9', generation: 3 }, 'Modified');
+
+    const detail = resourceChangedDetailSchema.strict().parse(JSON.parse(event.entry.Detail));
+
+    expect(event.entry.DetailType).toBe(DetailType.ResourceChanged);
+    expect(event.objectKey).toBe('KindCustomHttp/ns/web');
+    expect(detail).toEqual({ key: 'cr-uid/9/Modified', namespace: 'ns', name: 'web', uid: 'cr-uid', resourceVersion: '9', generation: 3, change: 'Modified' });
+  });
+
+  it('builds a child event naming its owner', () => {
+    const event = eventFor('Deployment', 'ns', 'web', { uid: 'd-uid', resourceVersion: '4', owner: { name: 'web', uid: 'cr-uid' } }, 'Deleted');
+
+    const detail = childChangedDetailSchema.strict().parse(JSON.parse(event.entry.Detail));
+
+    expect(event.entry.DetailType).toBe(DetailType.ChildChanged);
+    expect(event.objectKey).toBe('Deployment/ns/web');
+    expect(detail).toMatchObject({ kind: 'Deployment', owner: { name: 'web', uid: 'cr-uid' }, change: 'Deleted', key: 'd-uid/4/Deleted' });
+  });
+});
