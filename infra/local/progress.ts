@@ -1,0 +1,59 @@
+// Turns the local stack's log lines into a readable account of what happens: what the forwarder
+// published, what each reconcile changed, and how long each step took.
+import type { StackLine } from './stack.js';
+
+export interface ProgressEntry {
+  at: number;
+  text: string;
+}
+
+type Json = Record<string, unknown>;
+const str = (value: unknown) => (typeof value === 'string' ? value : '');
+
+/** Remembers when each event was published, to report how long its reconcile took. */
+export class Progress {
+  private readonly publishedAt = new Map<string, number>();
+
+  /** The entry to show for a line, or undefined for noise (metrics, per-request chatter). */
+  describe(line: StackLine): ProgressEntry | undefined {
+    const json = line.json;
+    if (!json) return undefined;
+    const level = str(json.level);
+    if (line.source === 'forwarder') return this.forwarderLine(line.at, json, level);
+    return this.functionLine(line.at, json, level);
+  }
+
+  private forwarderLine(at: number, json: Json, level: string): ProgressEntry | undefined {
+    if (json.message === 'published') {
+      const key = str(json.eventKey);
+      this.publishedAt.set(key, at);
+      const child = json.kind ? ` ${str(json.kind)}` : '';
+      return { at, text: `forwarder  published  ${str(json.namespace)}/${str(json.name)} ${str(json.change)}${child} (waited ${Number(json.queuedMs ?? 0)} ms in the queue)` };
+    }
+    if (level === 'WARN' || level === 'ERROR' || json.message === 'forwarder started') {
+      return { at, text: `forwarder  ${level.toLowerCase()}: ${str(json.message)}${json.error ? `: ${str(json.error)}` : ''}` };
+    }
+    return undefined;
+  }
+
+  private functionLine(at: number, json: Json, level: string): ProgressEntry | undefined {
+    const target = `${str(json.namespace)}/${str(json.name)}`;
+    if (json.message === 'reconciled') {
+      const published = this.publishedAt.get(str(json.eventKey));
+      const latency = published === undefined ? '' : ` (${at - published} ms after publishing)`;
+      const ready = json.ready ? 'Ready' : 'not ready yet';
+      return { at, text: `reconcile  ${target}: ${str(json.outcome)}, ${Number(json.changes)} change(s), ${ready}${latency}` };
+    }
+    if (/^(created|updated|recreated) /.test(str(json.message))) {
+      const change = json.change as { fields?: string[] } | undefined;
+      const fields = change?.fields?.length ? ` (${change.fields.join(', ')})` : '';
+      return { at, text: `reconcile    ${str(json.message)}${fields}` };
+    }
+    if (json.message === 'resync finished') {
+      const report = json.report as Json;
+      return { at, text: `resync     found ${Number(report.found)}, drifted ${Number(report.drifted)}, repaired ${Number(report.repaired)}, failed ${Number(report.failed)}` };
+    }
+    if (level === 'WARN' || level === 'ERROR') return { at, text: `functions  ${level.toLowerCase()}: ${str(json.message)}` };
+    return undefined;
+  }
+}

@@ -1,0 +1,94 @@
+// npm start: the whole system on this machine. Starts the local control plane (or uses the cluster
+// in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
+// applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy } from '@kubernetes/client-node';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadClusterConfig } from '../../functions/core/cluster-access.js';
+import { FIELD_MANAGER } from '../../functions/core/desired.js';
+import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
+import { clusterDir, down, runningCluster, up } from '../../test/cluster/cluster.js';
+import { Progress } from './progress.js';
+import { installCrd, LocalStack } from './stack.js';
+
+// The original project's sample where this checkout has it beside it; else the same CR, kept here.
+const samplePaths = ['../shared/seed/original/groupsp_v1_kindcustomhttp.yaml', 'infra/local/sample-kindcustomhttp.yaml'];
+
+const started = Date.now();
+const say = (text: string) => console.log(`${((Date.now() - started) / 1000).toFixed(2).padStart(7)}s  ${text}`);
+
+const given = process.env.KUBECONFIG;
+const ownCluster = !given && !runningCluster();
+let stack: LocalStack | undefined;
+let stopping = false;
+
+/** Stops what this run started: the forwarder, the functions, and the control plane if it started it. */
+async function stopAll(reason: string, exitCode: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    say(`${reason}: stopping the forwarder and the functions${ownCluster ? ' and the control plane' : ''}`);
+    await stack?.stop();
+    if (ownCluster) await down();
+  }
+  process.exit(exitCode);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void stopAll('SIGINT', 0));
+  process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
+  const kubeconfig = given ?? (await up((line) => say(`cluster    ${line}`))).kubeconfig;
+  if (given) say(`cluster    using KUBECONFIG=${given}`);
+
+  await installCrd(kubeconfig);
+  say('crd        kindcustomhttps.groupsp.measutosh.dev installed');
+  const progress = new Progress();
+  stack = await LocalStack.start({
+    kubeconfig,
+    logDir: join(clusterDir, 'logs', 'local-stack'),
+    onLine: (line) => {
+      const entry = progress.describe(line);
+      if (entry) say(entry.text);
+    },
+  });
+  say(`stack      functions under osls offline (bus http://127.0.0.1:4010), forwarder metrics at ${stack.forwarderUrl}/metrics`);
+
+  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
+  const samplePath = samplePaths.find((path) => existsSync(path))!;
+  const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KindCustomHttp;
+  const { namespace, name } = sample.metadata;
+  await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  const applied = Date.now();
+  await KubernetesObjectApi.makeApiClient(config).patch(sample, undefined, undefined, 'kubectl', true, PatchStrategy.ServerSideApply);
+  say(`apply      ${namespace}/${name} from ${samplePath}`);
+
+  const custom = config.makeApiClient(CustomObjectsApi);
+  for (;;) {
+    const cr = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as KindCustomHttp;
+    if (cr.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  say(`converged  ${namespace}/${name} is Ready ${Date.now() - applied} ms after kubectl apply\n`);
+  await printState(config, namespace, name);
+  console.log(`\nRunning. In another terminal:\n  export KUBECONFIG=${kubeconfig}\n  kubectl -n ${namespace} get kch,deploy,svc,cm,pods\nEdit, scale or delete things and watch them converge here. Ctrl-C stops everything.\n`);
+}
+
+async function printState(config: ReturnType<typeof loadClusterConfig>, namespace: string, name: string): Promise<void> {
+  const apps = config.makeApiClient(AppsV1Api);
+  const core = config.makeApiClient(CoreV1Api);
+  const cr = (await config.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as KindCustomHttp;
+  const deployment = await apps.readNamespacedDeployment({ namespace, name });
+  const service = await core.readNamespacedService({ namespace, name });
+  const configMap = await core.readNamespacedConfigMap({ namespace, name: `${name}-configmap` });
+  const pods = await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` });
+  console.log(`  Deployment ${name}: ${deployment.status?.readyReplicas ?? 0}/${deployment.spec?.replicas} ready, image ${deployment.spec?.template.spec?.containers[0]?.image}`);
+  for (const pod of pods.items) console.log(`    Pod ${pod.metadata?.name}: ${pod.status?.phase}, ${pod.status?.podIP}`);
+  console.log(`  Service ${name}: ${service.spec?.clusterIP}:${service.spec?.ports?.[0]?.port} -> ${service.spec?.ports?.[0]?.targetPort}`);
+  console.log(`  ConfigMap ${name}-configmap: ${JSON.stringify(configMap.data)}`);
+  console.log(`  Status: observedGeneration ${cr.status?.observedGeneration}, ${cr.status?.readyReplicas}/${cr.status?.replicas} ready`);
+  for (const c of cr.status?.conditions ?? []) console.log(`    ${c.type}=${c.status} (${c.reason}: ${c.message})`);
+}
+
+main().catch(async (error: unknown) => {
+  console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  await stopAll('failure', 1);
+});
