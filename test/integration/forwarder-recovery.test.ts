@@ -1,6 +1,7 @@
 // Watch discipline against the real control plane: a connection that goes silent is noticed and
 // replaced, and an apiserver restart in the middle of changes loses none of them.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
 import { restartApiserver } from '../cluster/cluster.js';
 import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
@@ -8,7 +9,6 @@ import { FreezableProxy } from '../support/freezable-proxy.js';
 import { metric, startTestForwarder } from '../support/forwarder.js';
 import { adminConfig, createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath } from '../support/kube.js';
 import { createCr, getCr, patchCrSpec } from '../support/operator.js';
-import { inject } from 'vitest';
 
 let endpoint: EventBridgeEndpoint;
 
@@ -57,8 +57,11 @@ describe('the forwarder', () => {
 
     beforeAll(async () => {
       namespace = await createNamespace('fwd-restart');
-      for (const name of names) await createCr(namespace, name);
+      const created: KindCustomHttp[] = [];
+      for (const name of names) created.push(await createCr(namespace, name));
       forwarder = await startTestForwarder(endpoint, namespace);
+      // Listed and watching before the restart, so that it is the watch that must recover.
+      await eventually('the initial sync', () => created.every((cr) => endpoint.has(cr.metadata.name, cr.metadata.resourceVersion!, 'Synced')));
     });
     afterAll(async () => {
       await forwarder?.shutdown();
@@ -85,7 +88,8 @@ describe('the forwarder', () => {
       const finals = await Promise.all(names.map(async (name) => [name, (await getCr(namespace, name)).metadata.resourceVersion!] as const));
 
       await eventually('an event for every final version', () => finals.every(([name, version]) => endpoint.has(name, version)), { timeoutMs: 60_000 });
-      expect(await metric(forwarder, 'forwarder_watch_restarts_total')).toBeGreaterThan(0);
+      expect(await metric(forwarder, 'forwarder_watch_restarts_total', { resource: `KindCustomHttp/${namespace}` })).toBeGreaterThan(0);
+      expect(await metric(forwarder, 'forwarder_events_observed_total', { resource: 'KindCustomHttp', change: 'Modified' })).toBeGreaterThan(0);
     });
   });
 });
