@@ -85,6 +85,7 @@ export interface KindCustomHttp {
     uid: string;
     generation?: number;
     resourceVersion?: string;
+    deletionTimestamp?: string;
     labels?: Record<string, string>;
   };
   spec?: unknown;

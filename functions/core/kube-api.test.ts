@@ -19,6 +19,13 @@ describe('classifyApiError', () => {
     expect((error as RejectedApiError).code).toBe(code);
   });
 
+  it('recognises a write refused because the namespace is being deleted', () => {
+    const body = JSON.stringify({ kind: 'Status', message: 'forbidden', details: { causes: [{ reason: 'NamespaceTerminating' }] } });
+    const error = classifyApiError(new ApiException(403, 'Forbidden', body, {}), 'apply ConfigMap ns/a');
+    expect((error as RejectedApiError).namespaceTerminating).toBe(true);
+    expect((classifyApiError(apiError(403), 'get x') as RejectedApiError).namespaceTerminating).toBe(false);
+  });
+
   it('keeps the API server’s message and the original error', () => {
     const original = apiError(422, 'spec.selector: field is immutable');
     const error = classifyApiError(original, 'apply Deployment ns/a');

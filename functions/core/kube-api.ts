@@ -28,10 +28,17 @@ export class RejectedApiError extends Error {
   constructor(
     message: string,
     readonly code: number,
+    /** The reasons of the Status' causes, e.g. `FieldValueInvalid` or `NamespaceTerminating`. */
+    readonly causes: string[] = [],
     options?: { cause?: unknown },
   ) {
     super(message, options);
     this.name = 'RejectedApiError';
+  }
+
+  /** Nothing can be created in a namespace being deleted; its CRs are going too. */
+  get namespaceTerminating(): boolean {
+    return this.causes.includes('NamespaceTerminating');
   }
 }
 
@@ -39,22 +46,29 @@ export function statusCode(error: unknown): number | undefined {
   return error instanceof ApiException ? error.code : undefined;
 }
 
-function apiMessage(error: ApiException<unknown>): string {
+interface ApiStatus {
+  message?: string;
+  details?: { causes?: Array<{ reason?: string }> };
+}
+
+function apiStatus(error: ApiException<unknown>): ApiStatus {
   try {
     const body = typeof error.body === 'string' ? JSON.parse(error.body) : error.body;
-    if (body && typeof body === 'object' && 'message' in body) return String(body.message);
+    if (body && typeof body === 'object') return body as ApiStatus;
   } catch {
     // not a Status object
   }
-  return error.message;
+  return {};
 }
 
 /** Wraps a failed call in the error class that says whether to retry. */
 export function classifyApiError(error: unknown, what: string): Error {
   if (error instanceof ApiException) {
-    const message = `${what}: ${error.code} ${apiMessage(error)}`;
+    const status = apiStatus(error);
+    const message = `${what}: ${error.code} ${status.message ?? error.message}`;
     if (error.code === 429 || error.code === 408 || error.code >= 500) return new TransientApiError(message, { cause: error });
-    return new RejectedApiError(message, error.code, { cause: error });
+    const causes = (status.details?.causes ?? []).flatMap((cause) => (cause.reason ? [cause.reason] : []));
+    return new RejectedApiError(message, error.code, causes, { cause: error });
   }
   // No HTTP answer at all: connection refused or reset, DNS, TLS, timeout.
   return new TransientApiError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });

@@ -28,7 +28,8 @@ export interface ChildChange {
 }
 
 export interface ReconcileResult {
-  outcome: 'not-found' | 'converged' | 'invalid' | 'rejected';
+  /** `deleting`: the CR (or its namespace) is being deleted, and its children with it. */
+  outcome: 'not-found' | 'deleting' | 'converged' | 'invalid' | 'rejected';
   changes: ChildChange[];
   statusUpdated: boolean;
   ready: boolean;
@@ -42,6 +43,7 @@ export interface ReconcileContext {
 }
 
 const childKinds: ChildKind[] = ['ConfigMap', 'Deployment', 'Service'];
+const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpdated: false, ready: false };
 
 function childName(kind: ChildKind, crName: string): string {
   return kind === 'ConfigMap' ? configMapName(crName) : workloadName(crName);
@@ -69,6 +71,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
     // Deleted: the garbage collector removes the children through their ownerReferences.
     return { outcome: 'not-found', changes: [], statusUpdated: false, ready: false };
   }
+  if (cr.metadata.deletionTimestamp) return deleting;
   const generation = cr.metadata.generation ?? 0;
 
   const parsed = parseSpec(cr.spec);
@@ -82,6 +85,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
   try {
     applied = await Promise.all(childKinds.map((kind, index) => applyChild(api, byKind[kind], observed[index])));
   } catch (error) {
+    if (error instanceof RejectedApiError && error.namespaceTerminating) return deleting;
     if (error instanceof RejectedApiError && (error.code === 400 || error.code === 422)) {
       return reportFailure(context, cr, 'rejected', { reason: 'ApplyRejected', message: error.message });
     }

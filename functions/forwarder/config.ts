@@ -40,6 +40,8 @@ export const forwarderEnvironmentSchema = z
     COALESCE_MS: z.coerce.number().int().nonnegative().default(500),
     QUEUE_CAPACITY: positiveInt(10_000),
     PUBLISH_CONCURRENCY: positiveInt(4),
+    /** A PutEvents request unanswered this long is abandoned and its entries sent again. */
+    PUT_EVENTS_TIMEOUT_MS: positiveInt(10_000),
     RETRY_BASE_MS: positiveInt(200),
     RETRY_MAX_MS: positiveInt(30_000),
     /** A watch silent (no event, no bookmark) this long is restarted; above the ~1 min bookmark interval. */

@@ -53,7 +53,7 @@ export async function startForwarder(config: ForwarderConfig, deps: ForwarderDep
     loadClusterConfig(config.CLUSTER_ACCESS === 'in-cluster' ? { mode: 'in-cluster' } : { mode: 'kubeconfig', path: config.KUBECONFIG!, context: config.KUBE_CONTEXT }),
     { qps: config.KUBE_API_QPS, burst: config.KUBE_API_BURST },
   );
-  const send = deps.send ?? eventBridgeSender(eventBridgeClient(config));
+  const send = deps.send ?? eventBridgeSender(eventBridgeClient(config), config.PUT_EVENTS_TIMEOUT_MS);
   const backoff = { baseMs: config.RETRY_BASE_MS, maxMs: config.RETRY_MAX_MS };
   const namespaces = config.WATCH_NAMESPACES.length > 0 ? config.WATCH_NAMESPACES : [undefined];
   const stopping = new AbortController();

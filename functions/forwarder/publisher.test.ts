@@ -40,14 +40,15 @@ describe('splitBatchResult', () => {
 });
 
 describe('requestFailureReason', () => {
-  it('tells throttling, server errors and network failures apart', () => {
+  it('tells throttling, server errors, timeouts and network failures apart', () => {
     const reasons = [
       { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } },
       { name: 'InternalException', $metadata: { httpStatusCode: 503 } },
+      { name: 'TimeoutError' },
       new Error('connect ECONNREFUSED'),
     ].map(requestFailureReason);
 
-    expect(reasons).toEqual(['throttled', 'server-error', 'network']);
+    expect(reasons).toEqual(['throttled', 'server-error', 'timeout', 'network']);
   });
 });
 

@@ -14,8 +14,9 @@ const REJECTED_CODES = new Set(['InvalidArgument', 'MalformedDetail', 'Validatio
 
 export type SendBatch = (entries: Array<BusEntry & { EventBusName: string }>) => Promise<{ Entries?: PutEventsResultEntry[] }>;
 
-export function eventBridgeSender(client: EventBridgeClient): SendBatch {
-  return (entries) => client.send(new PutEventsCommand({ Entries: entries }));
+/** Sends with the real client; a request unanswered after `timeoutMs` is abandoned and retried. */
+export function eventBridgeSender(client: EventBridgeClient, timeoutMs: number): SendBatch {
+  return (entries) => client.send(new PutEventsCommand({ Entries: entries }), { abortSignal: AbortSignal.timeout(timeoutMs) });
 }
 
 export interface BatchOutcome {
@@ -40,9 +41,10 @@ export function splitBatchResult(batch: QueuedEvent[], results: PutEventsResultE
   return outcome;
 }
 
-/** A metric label for a failed request: throttled, a server error, or no answer at all. */
+/** A metric label for a failed request: throttled, a server error, no answer in time, or none at all. */
 export function requestFailureReason(error: unknown): string {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timeout';
   if (e.name === 'ThrottlingException' || e.$metadata?.httpStatusCode === 429) return 'throttled';
   const status = e.$metadata?.httpStatusCode;
   if (status !== undefined) return status >= 500 ? 'server-error' : `http-${status}`;

@@ -86,10 +86,10 @@ export class ResourceWatcher {
         await this.queue.waitForRoom(0.5, signal);
         continue;
       }
-      // A watch that delivered something was healthy: start over without delay. One that ended
-      // before delivering anything, or failed, waits longer each time.
-      if (delivered && end === 'closed') failures = 0;
-      else await sleep(backoffDelay(failures++, this.options.backoff), signal);
+      // A watch that delivered something was healthy: when the server merely ended it (or asks
+      // for a relist), start over at once. Anything else waits, longer after each failure in a row.
+      if (delivered) failures = 0;
+      if (!(delivered && (end === 'closed' || end === 'gone'))) await sleep(backoffDelay(failures++, this.options.backoff), signal);
     }
   }
 

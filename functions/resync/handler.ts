@@ -2,7 +2,7 @@
 // had drifted; fails (so the failure is retried and alarmed on) when any could not be converged.
 import type { Context } from 'aws-lambda';
 import { resyncEventSchema, SCHEDULER_SOURCE } from '../core/event-contract.js';
-import { logger, metrics, MetricUnit } from '../core/observability.js';
+import { invocationLogger, metrics, MetricUnit } from '../core/observability.js';
 import { resync, ResyncIncompleteError, type ResyncReport } from '../core/resync.js';
 import { functionRuntime } from '../core/runtime.js';
 
@@ -10,16 +10,16 @@ import { functionRuntime } from '../core/runtime.js';
 const SAFETY_MARGIN_MS = 30_000;
 
 export async function handler(event: unknown, context?: Context): Promise<ResyncReport> {
-  if (context) logger.addContext(context);
   metrics.captureColdStartMetric();
+  let log = invocationLogger(context);
   try {
     const parsed = resyncEventSchema.safeParse(event);
     // Any trigger may start a resync; only the contract's own request can narrow it to namespaces.
     const namespaces = parsed.success && parsed.data.source === SCHEDULER_SOURCE ? parsed.data.detail.namespaces : undefined;
-    if (parsed.success) logger.appendKeys({ eventId: parsed.data.id });
+    if (parsed.success) log = invocationLogger(context, { eventId: parsed.data.id });
     const { api, env } = await functionRuntime();
     const report = await resync(
-      { api, log: logger },
+      { api, log },
       {
         namespaces,
         concurrency: env.RESYNC_CONCURRENCY,
@@ -27,19 +27,18 @@ export async function handler(event: unknown, context?: Context): Promise<Resync
         hasTimeLeft: context ? () => context.getRemainingTimeInMillis() > SAFETY_MARGIN_MS : undefined,
       },
     );
-    logger.info('resync finished', { report: { ...report, failed: report.failed.length } });
+    log.info('resync finished', { report: { ...report, failed: report.failed.length } });
     metrics.addMetric('ResyncFound', MetricUnit.Count, report.found);
     metrics.addMetric('ResyncDrifted', MetricUnit.Count, report.drifted);
     metrics.addMetric('ResyncRepaired', MetricUnit.Count, report.repaired);
     metrics.addMetric('ResyncFailed', MetricUnit.Count, report.failed.length);
-    if (!report.complete) logger.warn('resync ran out of time; the next run starts over');
+    if (!report.complete) log.warn('resync ran out of time; the next run starts over');
     if (report.failed.length > 0) throw new ResyncIncompleteError(report);
     return report;
   } catch (error) {
-    logger.error('resync failed', error as Error);
+    log.error('resync failed', error as Error);
     throw error;
   } finally {
     metrics.publishStoredMetrics();
-    logger.resetKeys();
   }
 }

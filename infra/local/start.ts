@@ -1,7 +1,7 @@
 // npm start: the whole system on this machine. Starts the local control plane (or uses the cluster
 // in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
 // applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClusterConfig } from '../../functions/core/cluster-access.js';
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
 
   const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
   const samplePath = samplePaths.find((path) => existsSync(path))!;
-  const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KindCustomHttp;
+  const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
   const { namespace, name } = sample.metadata;
   await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
   const applied = Date.now();

@@ -27,7 +27,7 @@ beforeAll(async () => {
   await installCrd();
   namespace = await createNamespace('functions');
   process.env.KUBECONFIG = kubeconfigPath();
-  process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
   reconcileHandler = (await import('../../functions/reconcile/handler.js')).handler as unknown as Handler;
   resyncHandler = (await import('../../functions/resync/handler.js')).handler as unknown as Handler;
 });

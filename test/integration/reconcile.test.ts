@@ -9,6 +9,7 @@ import {
   deleteCr,
   getCr,
   operatorApi,
+  patchCrMetadata,
   patchCrSpec,
   readChildren,
   reconcileUntilReady,
@@ -211,6 +212,21 @@ describe('reconcile', () => {
         expect(child?.metadata?.ownerReferences?.map((o) => o.uid)).toEqual([second.metadata.uid]);
       }
       expect(second.metadata.uid).not.toBe(first.metadata.uid);
+    });
+  });
+
+  describe('when the CR is being deleted', () => {
+    it('leaves it and its children to the garbage collector', async () => {
+      const name = 'finalized';
+      await createCr(namespace, name);
+      await patchCrMetadata(namespace, name, { finalizers: ['test.stimulated-peering.dev/hold'] });
+      await deleteCr(namespace, name);
+
+      const result = await converge(namespace, name);
+
+      expect(result.outcome).toBe('deleting');
+      expect(await readChildren(namespace, name)).toEqual({ deployment: undefined, service: undefined, configMap: undefined });
+      await patchCrMetadata(namespace, name, { finalizers: null });
     });
   });
 

@@ -39,7 +39,15 @@ export async function getCr(namespace: string, name: string): Promise<KindCustom
 
 /** Changes spec fields with a merge patch, as `kubectl patch --type=merge` would. */
 export async function patchCrSpec(namespace: string, name: string, spec: SampleSpec): Promise<void> {
-  await adminClients().custom.patchNamespacedCustomObject({ ...crRef(namespace), name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await mergePatchCr(namespace, name, { spec });
+}
+
+export async function patchCrMetadata(namespace: string, name: string, metadata: Record<string, unknown>): Promise<void> {
+  await mergePatchCr(namespace, name, { metadata });
+}
+
+async function mergePatchCr(namespace: string, name: string, body: object): Promise<void> {
+  await adminClients().custom.patchNamespacedCustomObject({ ...crRef(namespace), name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 export async function deleteCr(namespace: string, name: string): Promise<void> {
