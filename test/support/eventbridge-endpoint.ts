@@ -20,6 +20,8 @@ export type Fault =
   | { kind: 'none' }
   | { kind: 'server-error'; status?: number }
   | { kind: 'throttle' }
+  /** Never answers (until the endpoint closes). */
+  | { kind: 'hang' }
   | { kind: 'partial'; failIndexes: number[]; errorCode?: 'InternalFailure' | 'ThrottlingException' };
 
 export type FaultPlan = (request: number, entries: number) => Fault;
@@ -88,6 +90,7 @@ export class EventBridgeEndpoint {
     this.requests.push({ entries: entries.length, fault: fault.kind });
     if (fault.kind === 'server-error') return reply(response, fault.status ?? 500, { __type: 'InternalException', message: 'injected server error' });
     if (fault.kind === 'throttle') return reply(response, 400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
+    if (fault.kind === 'hang') return;
     const failing = new Set(fault.kind === 'partial' ? fault.failIndexes : []);
     const results = entries.map((entry, index) => {
       if (failing.has(index)) {
