@@ -47,6 +47,15 @@ afterAll(async () => {
   await deleteNamespace(namespace);
 });
 
+describe('infra/forwarder', () => {
+  it('is accepted whole by the apiserver', async () => {
+    const result = await kubectl(['apply', '-k', INFRA, '--dry-run=server']);
+
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(/deployment.apps\/kindcustomhttp-forwarder (created|configured|unchanged) \(server dry run\)/);
+  });
+});
+
 describe('the forwarder\'s ServiceAccount', () => {
   it.each([
     { verb: 'watch', group: 'groupsp.measutosh.dev', resource: 'kindcustomhttps' },
