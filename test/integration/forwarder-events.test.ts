@@ -95,6 +95,33 @@ describe('the forwarder', () => {
     });
   });
 
+  describe('over HTTP', () => {
+    const get = (path: string) => fetch(`http://127.0.0.1:${fixture.forwarder.port}${path}`);
+
+    it('reports itself live and ready once its watches have listed', async () => {
+      const [healthz, readyz] = await Promise.all([get('/healthz'), get('/readyz')]);
+
+      expect([healthz.status, readyz.status]).toEqual([200, 200]);
+    });
+
+    it('exposes the counts and gauges operators need in Prometheus format', async () => {
+      const text = await (await get('/metrics')).text();
+
+      for (const name of [
+        'forwarder_events_observed_total',
+        'forwarder_events_published_total',
+        'forwarder_events_failed_total',
+        'forwarder_events_retried_total',
+        'forwarder_queue_depth',
+        'forwarder_watch_restarts_total',
+        'forwarder_last_watch_event_age_seconds',
+      ]) {
+        expect(text).toContain(`# TYPE ${name} `);
+      }
+      expect(text).toMatch(new RegExp(`^forwarder_last_watch_event_age_seconds\\{resource="KindCustomHttp/${namespace}"\\} `, 'm'));
+    });
+  });
+
   describe('whatever it publishes', () => {
     it('keeps to the contract and never carries spec or data', () => {
       const ours = endpoint.events.filter((e) => e.detail.namespace === namespace);
