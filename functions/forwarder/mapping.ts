@@ -70,5 +70,6 @@ export function eventFor(kind: WatchedKind, namespace: string, name: string, rec
     kind === KIND
       ? resourceChangedEntry({ ...common, ...(record.generation !== undefined ? { generation: record.generation } : {}) })
       : childChangedEntry({ ...common, kind, owner: record.owner! });
-  return { objectKey: objectKey(kind, namespace, name), eventKey: key, entry };
+  const subject = { namespace, name, change, ...(kind === KIND ? {} : { kind }) };
+  return { objectKey: objectKey(kind, namespace, name), eventKey: key, entry, subject };
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { PutEventsResultEntry } from '@aws-sdk/client-eventbridge';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMetrics, metricValue } from './metrics.js';
 import { MAX_BATCH, Publisher, requestFailureReason, splitBatchResult, type SendBatch } from './publisher.js';
 import { PublishQueue, type QueuedEvent } from './queue.js';
@@ -8,7 +8,7 @@ import { PublishQueue, type QueuedEvent } from './queue.js';
 const log = new Logger({ logLevel: 'SILENT' });
 
 function queued(key: string): QueuedEvent {
-  return { event: { objectKey: key, eventKey: key, entry: { Source: 's', DetailType: 'd', Detail: key } }, seq: 0, readyAt: 0, attempt: 0 };
+  return { event: { objectKey: key, eventKey: key, entry: { Source: 's', DetailType: 'd', Detail: key } }, seq: 0, readyAt: 0, attempt: 0, queuedAt: 0 };
 }
 
 describe('splitBatchResult', () => {
@@ -71,10 +71,10 @@ function scriptedSender(plan: Array<'ok' | 'throw' | 'fail-first'>) {
   return { send, accepted, batchSizes };
 }
 
-function publisherWith(send: SendBatch, capacity = 100) {
+function publisherWith(send: SendBatch, capacity = 100, logger = log) {
   const queue = new PublishQueue({ capacity, coalesceMs: 0 });
   const metrics = createMetrics();
-  const publisher = new Publisher(queue, send, { busName: 'bus', concurrency: 2, backoff: { baseMs: 1, maxMs: 5 } }, metrics, log);
+  const publisher = new Publisher(queue, send, { busName: 'bus', concurrency: 2, backoff: { baseMs: 1, maxMs: 5 } }, metrics, logger);
   return { queue, metrics, publisher };
 }
 
@@ -105,6 +105,20 @@ describe('Publisher', () => {
       expect(await metricValue(metrics.registry, 'forwarder_events_failed_total', { reason: 'throttled' })).toBe(4);
       expect(await metricValue(metrics.registry, 'forwarder_events_retried_total')).toBe(4);
       expect(await metricValue(metrics.registry, 'forwarder_events_published_total')).toBe(3);
+    });
+  });
+
+  describe('when logging at debug level', () => {
+    it('logs each published event with what it is about and how long it waited', async () => {
+      const debugLog = new Logger({ logLevel: 'DEBUG' });
+      const debug = vi.spyOn(debugLog, 'debug').mockImplementation(() => undefined);
+      const { queue, publisher } = publisherWith(scriptedSender([]).send, 100, debugLog);
+      const subject = { namespace: 'ns', name: 'web', change: 'Deleted', kind: 'Service' };
+      queue.offer({ objectKey: 'Service/ns/web', eventKey: 'u/1/Deleted', entry: { Source: 's', DetailType: 'd', Detail: 'x' }, subject });
+
+      await publisher.drain(10_000);
+
+      expect(debug).toHaveBeenCalledWith('published', expect.objectContaining({ eventKey: 'u/1/Deleted', ...subject, queuedMs: expect.any(Number) }));
     });
   });
 

@@ -117,6 +117,10 @@ export class Publisher {
     const outcome = splitBatchResult(batch, results);
     this.metrics.published.inc(outcome.published.length);
     this.queue.done(outcome.published.length);
+    if (this.log.getLevelName() === 'DEBUG') {
+      const now = Date.now();
+      for (const item of outcome.published) this.log.debug('published', { eventKey: item.event.eventKey, ...item.event.subject, queuedMs: now - item.queuedAt });
+    }
     for (const { item, reason } of outcome.rejected) {
       this.log.error('the bus rejected an event; it cannot be sent', { reason, eventKey: item.event.eventKey });
       this.metrics.failed.inc({ reason: 'rejected' });

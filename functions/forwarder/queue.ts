@@ -16,6 +16,8 @@ export interface PendingEvent {
   /** The contract's eventKey: stable per object version and change. */
   eventKey: string;
   entry: BusEntry;
+  /** What it is about, for logs only. */
+  subject?: { namespace: string; name: string; change: string; kind?: string };
 }
 
 export interface QueuedEvent {
@@ -25,6 +27,8 @@ export interface QueuedEvent {
   readyAt: number;
   /** How many times it has failed. */
   attempt: number;
+  /** When its object's first waiting change arrived. */
+  queuedAt: number;
 }
 
 export type OfferResult = 'queued' | 'coalesced' | 'full';
@@ -71,7 +75,8 @@ export class PublishQueue {
     // A failed older version waiting for its retry is superseded: this one takes its place.
     const superseded = this.retries.delete(event.objectKey);
     if (!superseded && this.depth >= this.options.capacity) return 'full';
-    this.fresh.set(event.objectKey, { event, seq: ++this.seq, readyAt: this.now() + this.options.coalesceMs, attempt: 0 });
+    const now = this.now();
+    this.fresh.set(event.objectKey, { event, seq: ++this.seq, readyAt: now + this.options.coalesceMs, attempt: 0, queuedAt: now });
     this.highWater = Math.max(this.highWater, this.depth);
     this.notify();
     return superseded ? 'coalesced' : 'queued';
