@@ -23,7 +23,8 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          // End-to-end tests share the control plane and, like every file here, run alone.
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['./test/support/global-setup.ts'],
           // One file at a time: some swap cluster-wide objects (the CRD) or restart the apiserver.
           fileParallelism: false,

@@ -145,7 +145,8 @@ export class LocalStack {
   async startForwarder(): Promise<void> {
     if (this.forwarder) return;
     this.forwarderHttpPort = await freePort();
-    this.forwarder = this.spawnLogged('forwarder', bin('tsx'), ['functions/forwarder/main.ts'], {
+    // Node itself with tsx's loader, not the tsx wrapper: a signal must reach the forwarder.
+    this.forwarder = this.spawnLogged('forwarder', process.execPath, ['--import', 'tsx', 'functions/forwarder/main.ts'], {
       ...dummyCredentials,
       EVENT_BUS_NAME: localBusName,
       EVENTBRIDGE_ENDPOINT: `http://127.0.0.1:${localPorts.bus}`,
