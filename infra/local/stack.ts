@@ -5,13 +5,14 @@
 import { KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { loadClusterConfig } from '../../functions/core/cluster-access.js';
 import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { DetailType, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
+import { freePort } from '../../test/cluster/cluster.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => join(repoRoot, 'node_modules/.bin', name);
@@ -53,17 +54,6 @@ function portOpen(port: number): Promise<boolean> {
     const socket = connect({ port, host: '127.0.0.1' });
     socket.once('connect', () => resolvePort(socket.end() && true));
     socket.once('error', () => resolvePort(false));
-  });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
   });
 }
 

@@ -72,7 +72,8 @@ export function runningCluster(): ClusterState | undefined {
   return componentNames.every((name) => isAlive(state.pids[name], state.binDir)) ? state : undefined;
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
