@@ -73,6 +73,16 @@ export class ClusterConfig extends KubeConfig {
     super();
   }
 
+  /**
+   * Drops the shared connection pool, and whatever hangs on it: a connection that silently died
+   * (a NAT or load balancer forgot it) is never noticed otherwise, and every request on it hangs.
+   */
+  resetConnections(): void {
+    const pool = this.sharedDispatcher;
+    this.sharedDispatcher = undefined;
+    void pool?.destroy().catch(() => undefined);
+  }
+
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     this.requestCount++;
     await this.limiter?.acquire();

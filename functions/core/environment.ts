@@ -20,6 +20,8 @@ export const functionEnvironmentSchema = z
     /** Client-side rate limit on Kubernetes API requests, per function instance. */
     KUBE_API_QPS: positiveInt(50),
     KUBE_API_BURST: positiveInt(100),
+    /** A Kubernetes API request with no answer after this long fails as transient (and is retried). */
+    KUBE_API_TIMEOUT_MS: positiveInt(10_000),
     /** How many CRs the resync converges at once, and how many it lists per page. */
     RESYNC_CONCURRENCY: positiveInt(8),
     RESYNC_PAGE_SIZE: positiveInt(200),

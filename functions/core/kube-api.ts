@@ -12,6 +12,7 @@ import {
   type V1Deployment,
   type V1Service,
 } from '@kubernetes/client-node';
+import { ClusterConfig } from './cluster-access.js';
 import { FIELD_MANAGER } from './desired.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp, type KindCustomHttpStatus } from './kindcustomhttp.js';
 
@@ -40,10 +41,6 @@ export class RejectedApiError extends Error {
   get namespaceTerminating(): boolean {
     return this.causes.includes('NamespaceTerminating');
   }
-}
-
-export function statusCode(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
 }
 
 interface ApiStatus {
@@ -94,23 +91,40 @@ export interface EventRecord {
   message: string;
 }
 
+export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
 /** Every Kubernetes API call the functions make. */
 export class KubeApi {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
+  private readonly requestTimeoutMs: number;
 
-  constructor(config: KubeConfig) {
+  constructor(
+    private readonly config: KubeConfig,
+    options: { requestTimeoutMs?: number } = {},
+  ) {
     this.apps = config.makeApiClient(AppsV1Api);
     this.core = config.makeApiClient(CoreV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
+    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
+  /** A request that fails as transient when it has no answer in time, on fresh connections next time. */
   private async call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        if (this.config instanceof ClusterConfig) this.config.resetConnections();
+        reject(new TransientApiError(`${what}: no answer within ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+    });
     try {
-      return await request();
+      return await Promise.race([request(), timeout]);
     } catch (error) {
-      throw classifyApiError(error, what);
+      throw error instanceof TransientApiError ? error : classifyApiError(error, what);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -223,19 +237,18 @@ export class KubeApi {
       count: 1,
     };
     try {
-      await this.core.createNamespacedEvent({ namespace, body });
+      await this.call(`create Event ${namespace}/${event.name}`, () => this.core.createNamespacedEvent({ namespace, body }));
     } catch (error) {
-      if (statusCode(error) === 409) return;
-      throw classifyApiError(error, `create Event ${namespace}/${event.name}`);
+      if (!(error instanceof RejectedApiError && error.code === 409)) throw error;
     }
   }
 
   private async readOrUndefined<T>(what: string, request: () => Promise<T>): Promise<T | undefined> {
     try {
-      return await request();
+      return await this.call(what, request);
     } catch (error) {
-      if (statusCode(error) === 404) return undefined;
-      throw classifyApiError(error, what);
+      if (error instanceof RejectedApiError && error.code === 404) return undefined;
+      throw error;
     }
   }
 }

@@ -31,7 +31,7 @@ export function functionRuntime(): Promise<{ api: KubeApi; env: FunctionEnvironm
   runtime ??= (async () => {
     const env = readFunctionEnvironment();
     const config = loadClusterConfig(await clusterAccess(env), { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST });
-    return { api: new KubeApi(config), env };
+    return { api: new KubeApi(config, { requestTimeoutMs: env.KUBE_API_TIMEOUT_MS }), env };
   })().catch((error: unknown) => {
     runtime = undefined;
     throw error;
