@@ -69,23 +69,27 @@ export class ClusterConfig extends KubeConfig {
   constructor(
     private readonly limiter?: RateLimiter,
     private readonly tokenSource?: TokenSource,
+    /** Abort a request with no answer after this long, counted from when the rate limit lets it go. */
+    private readonly requestTimeoutMs?: number,
   ) {
     super();
   }
 
   /**
-   * Drops the shared connection pool, and whatever hangs on it: a connection that silently died
-   * (a NAT or load balancer forgot it) is never noticed otherwise, and every request on it hangs.
+   * Moves new requests to a fresh connection pool. A connection that silently died (a NAT or load
+   * balancer forgot it) is never noticed otherwise, and every request sent on it hangs. Requests
+   * under way on the old pool finish (or time out) first.
    */
   resetConnections(): void {
     const pool = this.sharedDispatcher;
     this.sharedDispatcher = undefined;
-    void pool?.destroy().catch(() => undefined);
+    void pool?.close().catch(() => undefined);
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     this.requestCount++;
     await this.limiter?.acquire();
+    if (this.requestTimeoutMs && !context.getSignal()) context.setSignal(AbortSignal.timeout(this.requestTimeoutMs));
     await super.applySecurityAuthentication(context);
     const dispatcher = context.getDispatcher();
     if (dispatcher) {
@@ -113,9 +117,9 @@ export interface RateLimit {
 }
 
 /** Builds the KubeConfig for one of the access modes. */
-export function loadClusterConfig(access: ClusterAccess, rateLimit?: RateLimit): ClusterConfig {
+export function loadClusterConfig(access: ClusterAccess, rateLimit?: RateLimit, requestTimeoutMs?: number): ClusterConfig {
   const limiter = rateLimit ? new RateLimiter(rateLimit.qps, rateLimit.burst) : undefined;
-  const config = new ClusterConfig(limiter, access.mode === 'eks' ? access.tokens : undefined);
+  const config = new ClusterConfig(limiter, access.mode === 'eks' ? access.tokens : undefined, requestTimeoutMs);
   switch (access.mode) {
     case 'kubeconfig':
       config.loadFromString(readFileSync(access.path, 'utf8'));

@@ -91,40 +91,25 @@ export interface EventRecord {
   message: string;
 }
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-
 /** Every Kubernetes API call the functions make. */
 export class KubeApi {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
-  private readonly requestTimeoutMs: number;
 
-  constructor(
-    private readonly config: KubeConfig,
-    options: { requestTimeoutMs?: number } = {},
-  ) {
+  constructor(private readonly config: KubeConfig) {
     this.apps = config.makeApiClient(AppsV1Api);
     this.core = config.makeApiClient(CoreV1Api);
     this.custom = config.makeApiClient(CustomObjectsApi);
-    this.requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
-  /** A request that fails as transient when it has no answer in time, on fresh connections next time. */
   private async call<T>(what: string, request: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        if (this.config instanceof ClusterConfig) this.config.resetConnections();
-        reject(new TransientApiError(`${what}: no answer within ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
-    });
     try {
-      return await Promise.race([request(), timeout]);
+      return await request();
     } catch (error) {
-      throw error instanceof TransientApiError ? error : classifyApiError(error, what);
-    } finally {
-      clearTimeout(timer);
+      // The config's request timeout fired: the connection may be dead, so the next request gets a new one.
+      if (error instanceof Error && error.name === 'TimeoutError' && this.config instanceof ClusterConfig) this.config.resetConnections();
+      throw classifyApiError(error, what);
     }
   }
 

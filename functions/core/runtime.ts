@@ -30,8 +30,8 @@ let runtime: Promise<{ api: KubeApi; env: FunctionEnvironment }> | undefined;
 export function functionRuntime(): Promise<{ api: KubeApi; env: FunctionEnvironment }> {
   runtime ??= (async () => {
     const env = readFunctionEnvironment();
-    const config = loadClusterConfig(await clusterAccess(env), { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST });
-    return { api: new KubeApi(config, { requestTimeoutMs: env.KUBE_API_TIMEOUT_MS }), env };
+    const config = loadClusterConfig(await clusterAccess(env), { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST }, env.KUBE_API_TIMEOUT_MS);
+    return { api: new KubeApi(config), env };
   })().catch((error: unknown) => {
     runtime = undefined;
     throw error;

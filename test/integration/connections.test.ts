@@ -25,7 +25,7 @@ afterAll(async () => {
 describe('when the connection to the API server goes silent', () => {
   it('fails the reconcile as transient, then reconciles on a fresh connection', async () => {
     await createCr(namespace, 'silent');
-    const api = new KubeApi(loadClusterConfig({ mode: 'kubeconfig', path: proxy.kubeconfigFor(kubeconfigPath()) }), { requestTimeoutMs: 1000 });
+    const api = new KubeApi(loadClusterConfig({ mode: 'kubeconfig', path: proxy.kubeconfigFor(kubeconfigPath()) }, undefined, 1000));
     await reconcile({ api, log: silentLog }, { namespace, name: 'silent' });
     expect(proxy.freezeOpenConnections()).toBeGreaterThan(0);
 
