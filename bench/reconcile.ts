@@ -5,7 +5,8 @@ import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../functions/core/kube-api.js';
 import { reconcile } from '../functions/core/reconciler.js';
-import { forEachBounded, resync } from '../functions/core/resync.js';
+import { forEachBounded } from '../functions/core/concurrency.js';
+import { resync } from '../functions/core/resync.js';
 import { percentile, round, timed } from './stats.js';
 
 const silent = { info: () => {}, warn: () => {} };

@@ -1,16 +1,24 @@
-// npm run bench: measures the system on the local control plane, prints a table and writes the
-// figures to bench-results/ as JSON. Timing goals live here, never in tests.
+// npm run bench: measures the system on the local control plane (or TEST_KUBECONFIG's cluster),
+// prints a table and writes the figures to bench-results/latest.json. Timing goals live here,
+// never in tests. BENCH_SCALE=small runs a quicker, smaller pass.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { down, runningCluster, up } from '../test/cluster/cluster.js';
 import { benchBundle } from './bundle.js';
+import { benchEndToEnd } from './e2e.js';
+import { benchForwarder } from './forwarder.js';
 import { benchReconcile } from './reconcile.js';
+
+const small = process.env.BENCH_SCALE === 'small';
+const external = process.env.TEST_KUBECONFIG;
 
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
   ['bundle', () => benchBundle()],
-  ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, Number(process.env.BENCH_CRS ?? 200))],
+  ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
+  ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
 ];
+// The forwarder's benchmark starts its own processes against the local control plane only.
+if (!external) sections.push(['forwarder', () => benchForwarder(small ? { crs: 1000, changes: 200 } : {})]);
 
-const external = process.env.TEST_KUBECONFIG;
 const startedHere = !external && !runningCluster();
 const kubeconfig = external ?? (await up((line) => console.error(`[cluster] ${line}`))).kubeconfig;
 const figures: Record<string, number> = {};
@@ -26,6 +34,5 @@ try {
 const width = Math.max(...Object.keys(figures).map((k) => k.length));
 console.log(Object.entries(figures).map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n'));
 mkdirSync('bench-results', { recursive: true });
-const record = { date: new Date().toISOString(), node: process.version, figures };
-writeFileSync('bench-results/latest.json', JSON.stringify(record, null, 2));
+writeFileSync('bench-results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, scale: small ? 'small' : 'full', figures }, null, 2));
 console.log('\nwritten to bench-results/latest.json');

@@ -22,6 +22,12 @@ export const functionEnvironmentSchema = z
     KUBE_API_BURST: positiveInt(100),
     /** A Kubernetes API request with no answer after this long fails as transient (and is retried). */
     KUBE_API_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * Reconciles one process runs at once. On AWS a process serves one invocation at a time and the
+     * function's reserved concurrency bounds the instances; `osls offline` serves every invocation
+     * in one process, where this stands in for reserved concurrency.
+     */
+    MAX_CONCURRENT_RECONCILES: positiveInt(10),
     /** How many CRs the resync converges at once, and how many it lists per page. */
     RESYNC_CONCURRENCY: positiveInt(8),
     RESYNC_PAGE_SIZE: positiveInt(200),

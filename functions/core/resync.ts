@@ -1,5 +1,6 @@
 // The periodic full resync: every KindCustomHttp, page by page, through the same reconcile as the
 // event-driven path, a bounded number at a time.
+import { forEachBounded } from './concurrency.js';
 import type { KubeApi } from './kube-api.js';
 import { reconcile, type Log, type ReconcileResult } from './reconciler.js';
 
@@ -29,15 +30,6 @@ export class ResyncIncompleteError extends Error {
     super(`resync could not converge ${report.failed.length} of ${report.found} KindCustomHttps: ${report.failed.map((f) => `${f.namespace}/${f.name}: ${f.error}`).slice(0, 5).join('; ')}`);
     this.name = 'ResyncIncompleteError';
   }
-}
-
-/** Runs `work` over `items` with at most `concurrency` in flight. */
-export async function forEachBounded<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(workers);
 }
 
 function tally(report: ResyncReport, result: ReconcileResult): void {

@@ -1,10 +1,13 @@
 // Reconcile function: triggered by the bus rule for forwarder events. Parses the event, converges
 // the CR it names, and lets transient API errors escape so Lambda retries the event.
 import type { Context } from 'aws-lambda';
+import { Semaphore } from '../core/concurrency.js';
 import { reconcileEventSchema, reconcileTarget } from '../core/event-contract.js';
 import { invocationLogger, metrics, MetricUnit } from '../core/observability.js';
 import { reconcile, type ReconcileResult } from '../core/reconciler.js';
 import { functionRuntime } from '../core/runtime.js';
+
+let invocations: Semaphore | undefined;
 
 export type ReconcileHandlerResult = ReconcileResult | { outcome: 'malformed-event'; message: string };
 
@@ -22,8 +25,9 @@ export async function handler(event: unknown, context?: Context): Promise<Reconc
     }
     const target = reconcileTarget(parsed.data);
     log = invocationLogger(context, { eventId: parsed.data.id, eventKey: parsed.data.detail.key, namespace: target.namespace, name: target.name });
-    const { api } = await functionRuntime();
-    const result = await reconcile({ api, log }, target);
+    const { api, env } = await functionRuntime();
+    invocations ??= new Semaphore(env.MAX_CONCURRENT_RECONCILES);
+    const result = await invocations.run(() => reconcile({ api, log }, target));
     log.info('reconciled', { outcome: result.outcome, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready });
     metrics.addMetric('Reconciles', MetricUnit.Count, 1);
     metrics.addMetric('ChildrenChanged', MetricUnit.Count, result.changes.length);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachBounded } from './resync.js';
+import { forEachBounded, Semaphore } from './concurrency.js';
 
 describe('forEachBounded', () => {
   it('visits every item once with no more than the limit in flight', async () => {
@@ -23,5 +23,14 @@ describe('forEachBounded', () => {
       calls++;
     });
     expect(calls).toBe(0);
+  });
+});
+
+describe('Semaphore', () => {
+  it('passes on a task’s result and error, and frees its place either way', async () => {
+    const semaphore = new Semaphore(1);
+    await expect(semaphore.run(async () => 7)).resolves.toBe(7);
+    await expect(semaphore.run(async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    await expect(semaphore.run(async () => 'still free')).resolves.toBe('still free');
   });
 });
