@@ -7,7 +7,7 @@ import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { installCrd, LocalStack } from '../infra/local/stack.js';
-import { percentile, round } from './stats.js';
+import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
 
@@ -91,6 +91,6 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
     polling = false;
     await poller.catch(() => undefined);
     await stack.stop();
-    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+    await deleteNamespaceAndWait(core, namespace);
   }
 }

@@ -7,7 +7,7 @@ import { KubeApi } from '../functions/core/kube-api.js';
 import { reconcile } from '../functions/core/reconciler.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { resync } from '../functions/core/resync.js';
-import { percentile, round, timed } from './stats.js';
+import { deleteNamespaceAndWait, percentile, round, timed } from './stats.js';
 
 const silent = { info: () => {}, warn: () => {} };
 
@@ -44,7 +44,7 @@ export async function benchReconcile(kubeconfig: string, count = 200): Promise<R
   const versionsAfter = await resourceVersions(core, config.makeApiClient(AppsV1Api), custom, namespace);
   const rvChanges = [...versionsAfter].filter(([key, rv]) => versionsBefore.get(key) !== rv).length;
 
-  await core.deleteNamespace({ name: namespace });
+  await deleteNamespaceAndWait(core, namespace);
   return {
     'reconcile.crs': count,
     'reconcile.create.requests_per_reconcile': round(created.requests, 2),

@@ -15,3 +15,15 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms:
   const result = await work();
   return { result, ms: performance.now() - start };
 }
+
+/** Deletes a namespace and waits until it is gone, so the next measurement does not share the cluster with its clean-up. */
+export async function deleteNamespaceAndWait(core: import('@kubernetes/client-node').CoreV1Api, name: string, timeoutMs = 600_000): Promise<void> {
+  await core.deleteNamespace({ name }).catch(() => undefined);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const gone = await core.readNamespace({ name }).then(() => false, () => true);
+    if (gone) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  throw new Error(`namespace ${name} still exists after ${timeoutMs / 1000} s`);
+}

@@ -162,16 +162,27 @@ export class ResourceWatcher {
     const key = `${metadata.namespace}/${metadata.name}`;
     this.metrics.observed.inc({ resource: this.resource.kind, change });
     const record = recordOf(this.resource.kind, object);
-    const event = record && this.build(key, record, change);
+    const event = record && !this.statusOnly(change, record, this.store.get(key)) && this.build(key, record, change);
     if (event) {
       const result = this.queue.offer(event);
       if (result === 'full') return false;
       if (result === 'coalesced') this.metrics.coalesced.inc();
+    }
+    if (record) {
       if (change === 'Deleted') this.store.delete(key);
       else this.store.set(key, record);
     }
     this.resourceVersion = metadata.resourceVersion ?? this.resourceVersion;
     return true;
+  }
+
+  /**
+   * A CR modified without a new generation: its status or metadata changed, not its spec, and its
+   * children follow from its spec alone. Its own status writes would otherwise each cost one more
+   * reconcile. (A child's status does matter: the CR's status reports it.)
+   */
+  private statusOnly(change: Change, record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
+    return change === 'Modified' && this.resource.kind === KIND && record.generation !== undefined && record.generation === previous?.generation;
   }
 
   private async watchOnce(signal: AbortSignal): Promise<{ end: WatchEnd; delivered: boolean }> {

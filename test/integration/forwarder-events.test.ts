@@ -7,7 +7,7 @@ import { reconcile } from '../../functions/core/reconciler.js';
 import type { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { TEST_BUS, useForwarder } from '../support/forwarder.js';
 import { adminClients, eventually } from '../support/kube.js';
-import { createCr, deleteCr, getCr, operatorApi, patchCrSpec, silentLog } from '../support/operator.js';
+import { createCr, deleteCr, getCr, operatorApi, patchCrMetadata, patchCrSpec, silentLog } from '../support/operator.js';
 
 const { core } = adminClients();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
@@ -62,6 +62,28 @@ describe('the forwarder', () => {
     });
   });
 
+  describe('when only a CR’s status or labels change', () => {
+    it('publishes nothing, since its children follow from its spec alone', async () => {
+      const created = await createCr(namespace, 'status-only');
+      await arrived('the Added event', () => endpoint.has('status-only', created.metadata.resourceVersion!, 'Added'));
+
+      // The reconciler writes the status (one write); a label is added by someone else (another).
+      await reconcile({ api: operatorApi(), log: silentLog }, { namespace, name: 'status-only' });
+      await patchCrMetadata(namespace, 'status-only', { labels: { team: 'payments' } });
+      // A later change to a child is the sentinel: events leave the queue in order, so once it is
+      // on the bus, an event for the CR's earlier changes would be too.
+      const sentinel = await core.patchNamespacedConfigMap({ namespace, name: 'status-only-configmap', body: { data: { hostports: 'x,1\n' } } }, mergePatch);
+      await arrived('the sentinel', () => endpoint.has('status-only-configmap', sentinel.metadata!.resourceVersion!, 'Modified'));
+      const crEvents = () => endpoint.eventsFor('status-only', namespace).filter((e) => e.detailType === DetailType.ResourceChanged);
+      expect(crEvents().map((e) => e.detail.change)).toEqual(['Added']);
+
+      await patchCrSpec(namespace, 'status-only', { replicaCount: 1 });
+      const updated = await getCr(namespace, 'status-only');
+      await arrived('the spec change', () => endpoint.has('status-only', updated.metadata.resourceVersion!, 'Modified'));
+      expect(crEvents().map((e) => [e.detail.change, e.detail.generation])).toEqual([['Added', 1], ['Modified', 2]]);
+    });
+  });
+
   describe('when an object a CR owns is edited or deleted', () => {
     it('publishes child events naming the owning CR', async () => {
       const cr = await createCr(namespace, 'parent');
@@ -72,7 +94,8 @@ describe('the forwarder', () => {
 
       await arrived('the ConfigMap edit', () => endpoint.has('parent-configmap', edited.metadata!.resourceVersion!, 'Modified'));
       await arrived('the Service deletion', () => endpoint.eventsFor('parent').some((e) => e.detail.kind === 'Service' && e.detail.change === 'Deleted'));
-      const childEvents = endpoint.events.filter((e) => e.detailType === DetailType.ChildChanged && e.detail.namespace === namespace);
+      const parentsChildren = ['parent', 'parent-configmap'];
+      const childEvents = endpoint.events.filter((e) => e.detailType === DetailType.ChildChanged && e.detail.namespace === namespace && parentsChildren.includes(e.detail.name));
       expect(childEvents.map((e) => e.detail.owner)).toEqual(childEvents.map(() => ({ name: 'parent', uid: cr.metadata.uid })));
       expect(new Set(childEvents.map((e) => e.detail.kind))).toEqual(new Set(['ConfigMap', 'Service', 'Deployment']));
     });
