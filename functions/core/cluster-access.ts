@@ -78,12 +78,12 @@ export class ClusterConfig extends KubeConfig {
   /**
    * Moves new requests to a fresh connection pool. A connection that silently died (a NAT or load
    * balancer forgot it) is never noticed otherwise, and every request sent on it hangs. Requests
-   * under way on the old pool finish (or time out) first.
+   * under way on the old pool finish (or time out) first, unless `abortInFlight`.
    */
-  resetConnections(): void {
+  resetConnections({ abortInFlight = false } = {}): void {
     const pool = this.sharedDispatcher;
     this.sharedDispatcher = undefined;
-    void pool?.close().catch(() => undefined);
+    void (abortInFlight ? pool?.destroy() : pool?.close())?.catch(() => undefined);
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
@@ -91,10 +91,14 @@ export class ClusterConfig extends KubeConfig {
     await this.limiter?.acquire();
     if (this.requestTimeoutMs && !context.getSignal()) context.setSignal(AbortSignal.timeout(this.requestTimeoutMs));
     await super.applySecurityAuthentication(context);
-    const dispatcher = context.getDispatcher();
-    if (dispatcher) {
-      this.sharedDispatcher ??= dispatcher;
-      context.setDispatcher(this.sharedDispatcher);
+    // client-node makes a new dispatcher per request; keep the first and reuse it until reset.
+    const fresh = context.getDispatcher();
+    if (fresh) {
+      this.sharedDispatcher ??= fresh;
+      if (fresh !== this.sharedDispatcher) {
+        context.setDispatcher(this.sharedDispatcher);
+        void fresh.close();
+      }
     }
     if (this.tokenSource) context.setHeaderParam('Authorization', `Bearer ${await this.tokenSource.token()}`);
   }

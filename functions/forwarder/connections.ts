@@ -4,7 +4,7 @@
 // restarts included. So each watch gets a connection of its own, closed when the watch ends, and
 // the pool for short requests (lists, the Lease) is replaced when a request goes unanswered.
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
-import { RateLimiter, type RateLimit } from '../core/cluster-access.js';
+import { ClusterConfig, RateLimiter, type RateLimit } from '../core/cluster-access.js';
 
 type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
@@ -17,37 +17,18 @@ function copyOf(target: KubeConfig, base: KubeConfig): void {
 }
 
 /** Short requests share one pool, rate-limited, until `reset` replaces it. */
-export class ResettableConnections extends KubeConfig {
-  private pool: Dispatcher | undefined;
-  private readonly limiter: RateLimiter;
-
+export class ResettableConnections extends ClusterConfig {
   constructor(
     private readonly base: KubeConfig,
     rateLimit: RateLimit,
   ) {
-    super();
+    super(new RateLimiter(rateLimit.qps, rateLimit.burst));
     copyOf(this, base);
-    this.limiter = new RateLimiter(rateLimit.qps, rateLimit.burst);
-  }
-
-  override async applySecurityAuthentication(context: RequestContext): Promise<void> {
-    await this.limiter.acquire();
-    await super.applySecurityAuthentication(context);
-    // client-node makes a new dispatcher per request; keep the first and reuse it until reset.
-    const fresh = context.getDispatcher();
-    if (!fresh) return;
-    this.pool ??= fresh;
-    if (fresh !== this.pool) {
-      context.setDispatcher(this.pool);
-      void fresh.close();
-    }
   }
 
   /** Closes the pool's connections, failing what is in flight; the next request opens new ones. */
   reset(): void {
-    const old = this.pool;
-    this.pool = undefined;
-    void old?.destroy().catch(() => undefined);
+    this.resetConnections({ abortInFlight: true });
   }
 
   /** A configuration whose requests each open a connection of their own, for one watch. */
