@@ -57,17 +57,21 @@ async function main(): Promise<void> {
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
   const { namespace, name } = sample.metadata;
   await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
-  const applied = Date.now();
-  await KubernetesObjectApi.makeApiClient(config).patch(sample, undefined, undefined, 'kubectl', true, PatchStrategy.ServerSideApply);
-  say(`apply      ${namespace}/${name} from ${samplePath}`);
-
   const custom = config.makeApiClient(CustomObjectsApi);
+  const ref = { group: GROUP, version: VERSION, plural: PLURAL, namespace, name };
+  const existed = await custom.getNamespacedCustomObject(ref).then(() => true, () => false);
+  const applied = Date.now();
+  const result = (await KubernetesObjectApi.makeApiClient(config).patch(sample, undefined, undefined, 'kubectl', true, PatchStrategy.ServerSideApply)) as KindCustomHttp;
+  say(`apply      ${namespace}/${name} from ${samplePath}${existed ? ' (it existed already)' : ''}`);
+
+  // Ready for the spec just applied, not for an older one.
+  const generation = result.metadata.generation;
   for (;;) {
-    const cr = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as KindCustomHttp;
-    if (cr.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    const cr = (await custom.getNamespacedCustomObject(ref)) as KindCustomHttp;
+    if (cr.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === generation)) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  say(`converged  ${namespace}/${name} is Ready ${Date.now() - applied} ms after kubectl apply\n`);
+  say(`converged  ${namespace}/${name} generation ${generation} is Ready ${Date.now() - applied} ms after kubectl apply\n`);
   await printState(config, namespace, name);
   console.log(`\nRunning. In another terminal:\n  export KUBECONFIG=${kubeconfig}\n  kubectl -n ${namespace} get kch,deploy,svc,cm,pods\nEdit, scale or delete things and watch them converge here. Ctrl-C stops everything.\n`);
 }
