@@ -5,6 +5,9 @@
 # machine reuses it. Prints the bin folder on its last line.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# Go installs to /usr/local/go on these machines; a shell without it on PATH still finds it.
+if ! command -v go >/dev/null && [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
+command -v go >/dev/null || { echo "build.sh: Go 1.26 is needed to build the local control plane, and none is on PATH" >&2; exit 1; }
 source "$here/versions.env"
 
 key=$(cat "$here/versions.env" "$here"/controlplane/go.mod "$here"/controlplane/go.sum "$here"/controlplane/*.go | sha256sum | cut -c1-12)
