@@ -11,21 +11,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { loadClusterConfig } from '../functions/core/cluster-access.js';
+import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import { kubectl, up } from '../test/cluster/cluster.js';
 import { EventBridgeEndpoint } from '../test/support/eventbridge-endpoint.js';
 
 const CONCURRENCY = 64;
 const repoRoot = new URL('..', import.meta.url).pathname;
-
-/** Runs `work` on every item, `CONCURRENCY` at a time. */
-async function inParallel<T>(items: T[], work: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-}
 
 async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -82,12 +74,12 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
   let forwarder: ChildProcess | undefined;
   try {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await inParallel(names, (name) =>
-      custom.createNamespacedCustomObject({
+    await forEachBounded(names, CONCURRENCY, async (name) => {
+      await custom.createNamespacedCustomObject({
         ...ref,
         body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name }, spec: { port: 80, replicaCount: 1 } },
-      }),
-    );
+      });
+    });
 
     const logPath = join(tmpdir(), `forwarder-bench-${process.pid}.log`);
     const port = 20_000 + Math.floor(Math.random() * 20_000);
@@ -120,7 +112,9 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
     const before = endpoint.events.length;
     const burstStarted = Date.now();
     const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-    await inParallel(changed, (name) => custom.patchNamespacedCustomObject({ ...ref, name, body: { spec: { replicaCount: 2 } } }, mergePatch));
+    await forEachBounded(changed, CONCURRENCY, async (name) => {
+      await custom.patchNamespacedCustomObject({ ...ref, name, body: { spec: { replicaCount: 2 } } }, mergePatch);
+    });
     const patchSeconds = (Date.now() - burstStarted) / 1000;
     await waitUntil('the change events', () => endpoint.events.length - before >= changes, 300_000);
     const burstSeconds = (Date.now() - burstStarted) / 1000;

@@ -76,7 +76,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
 
   const parsed = parseSpec(cr.spec);
   if (!parsed.ok) {
-    return reportFailure(context, cr, 'invalid', { reason: 'InvalidSpec', message: parsed.message });
+    return reportFailure(context, cr, 'invalid', { reason: 'InvalidSpec', message: parsed.message }, now());
   }
 
   const desired = desiredChildren(cr, parsed.spec);
@@ -87,7 +87,7 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
   } catch (error) {
     if (error instanceof RejectedApiError && error.namespaceTerminating) return deleting;
     if (error instanceof RejectedApiError && (error.code === 400 || error.code === 422)) {
-      return reportFailure(context, cr, 'rejected', { reason: 'ApplyRejected', message: error.message });
+      return reportFailure(context, cr, 'rejected', { reason: 'ApplyRejected', message: error.message }, now());
     }
     throw error;
   }
@@ -187,9 +187,9 @@ async function reportFailure(
   cr: KindCustomHttp,
   outcome: 'invalid' | 'rejected',
   failure: TerminalFailure,
+  now: Date,
 ): Promise<ReconcileResult> {
   const { api, log } = context;
-  const now = (context.now ?? (() => new Date()))();
   const generation = cr.metadata.generation ?? 0;
   const { namespace, name } = cr.metadata;
   log.warn(`${namespace}/${name}: ${failure.reason}: ${failure.message}`, { namespace, name, failure });
