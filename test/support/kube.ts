@@ -12,15 +12,23 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
-import { ClusterConfig, loadClusterConfig } from '../../functions/core/cluster-access.js';
+import { clusterEndpoint } from '../../functions/core/cluster-endpoint.js';
+import { KubeClient } from '../../functions/core/kube-client.js';
 
 export function kubeconfigPath(): string {
   return inject('kubeconfig');
 }
 
-/** A client config for the test cluster's admin. */
-export function adminConfig(): ClusterConfig {
-  return loadClusterConfig({ mode: 'kubeconfig', path: kubeconfigPath() });
+/** A client-node config for the test cluster's admin, for the typed clients tests arrange with. */
+export function adminConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfigPath());
+  return config;
+}
+
+/** The operator's own client as the test cluster's admin. */
+export function adminKubeClient(options: { timeoutMs?: number; kubeconfig?: string } = {}): KubeClient {
+  return new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: options.kubeconfig ?? kubeconfigPath() }), { timeoutMs: options.timeoutMs ?? 10_000 });
 }
 
 export function adminClients(config: KubeConfig = adminConfig()) {
@@ -42,7 +50,7 @@ export interface KubectlResult {
 /** Runs kubectl against the test cluster; resolves with its exit code rather than throwing. */
 export function kubectl(args: string[], input?: string, kubeconfig = kubeconfigPath()): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = execFile(inject('kubectl'), args, { env: { ...process.env, KUBECONFIG: kubeconfig } }, (error, stdout, stderr) => {
+    const child = execFile(inject('kubectl'), args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin!.end(input);
@@ -134,16 +142,37 @@ export async function restrictedIdentity(namespace: string, rules: V1PolicyRule[
   return { config: await serviceAccountConfig(namespace, name), user: `system:serviceaccount:${namespace}:${name}` };
 }
 
-/** A KubeConfig acting as an existing ServiceAccount. */
+/** A real token of an existing ServiceAccount, from the TokenRequest API. */
+export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const token = await adminClients().core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { expirationSeconds: 3600, audiences: [] } } });
+  return token.status!.token!;
+}
+
+/** A client-node KubeConfig acting as an existing ServiceAccount. */
 export async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
   const admin = adminConfig();
-  const token = await adminClients(admin).core.createNamespacedServiceAccountToken({
-    namespace,
-    name,
-    body: { spec: { expirationSeconds: 3600, audiences: [] } },
-  });
-  const cluster = admin.getCurrentCluster()!;
-  const config = new ClusterConfig();
-  config.loadFromClusterAndUser(cluster, { name, token: token.status!.token });
+  const config = new KubeConfig();
+  config.loadFromClusterAndUser(admin.getCurrentCluster()!, { name, token: await serviceAccountToken(namespace, name) });
   return config;
+}
+
+/** The operator's own client acting as an existing ServiceAccount. */
+export async function serviceAccountClient(namespace: string, name: string): Promise<KubeClient> {
+  return adminKubeClient().withToken(await serviceAccountToken(namespace, name));
+}
+
+/**
+ * The apiserver's own count of requests (apiserver_request_total) matching `labels`, summed:
+ * what a client really sent, whatever the client says. E.g. `{ verb: 'APPLY' }`.
+ */
+export async function apiserverRequests(labels: Record<string, string>): Promise<number> {
+  const text = await kubectlOk(['get', '--raw', '/metrics']);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labelText = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
+    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
 }
