@@ -94,8 +94,10 @@ export async function eventually<T>(
 }
 
 export const CRD_PATH = new URL('../../crds/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
-export const ORIGINAL_CRD_PATH = new URL('../../../shared/seed/original/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
-export const ORIGINAL_SAMPLE_PATH = new URL('../../../shared/seed/original/groupsp_v1_kindcustomhttp.yaml', import.meta.url).pathname;
+/** The schema-less CRD the original operator installed (test data). */
+export const ORIGINAL_CRD_PATH = new URL('../fixtures/original-crd.yaml', import.meta.url).pathname;
+/** The original operator's sample CR, which `npm start` applies too. */
+export const ORIGINAL_SAMPLE_PATH = new URL('../../infra/local/sample-kindcustomhttp.yaml', import.meta.url).pathname;
 
 /** The original sample CR, unchanged but for its namespace. */
 export function originalSample(namespace: string): string {
