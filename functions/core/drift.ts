@@ -88,35 +88,40 @@ function sameQuantity(desired: unknown, actual: unknown, path: string): boolean 
   return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-9;
 }
 
-function mapAt(object: unknown, path: string[]): Record<string, unknown> {
-  const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
-  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+function valueAt(object: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
 }
 
-/** The entries `live` holds beyond `desired` in its kind's exact maps, by map. */
-function strayEntries(kind: ChildKind, desired: unknown, live: unknown): Array<{ path: string[]; keys: string[] }> {
-  return childKindInfo[kind].exactMaps.flatMap((path) => {
-    const wanted = mapAt(desired, path);
-    const keys = Object.keys(mapAt(live, path)).filter((key) => !(key in wanted));
-    return keys.length > 0 ? [{ path, keys }] : [];
+/** The exact fields `live` holds differently: a list with other items, a map with other entries (set to null). */
+function exactFieldChanges(kind: ChildKind, desired: unknown, live: unknown): Array<{ path: string[]; value: unknown }> {
+  return childKindInfo[kind].exactFields.flatMap((path): Array<{ path: string[]; value: unknown }> => {
+    const [wanted, found] = [valueAt(desired, path), valueAt(live, path)];
+    if (Array.isArray(wanted)) return changedFields(wanted, found, path.join('.')).length > 0 ? [{ path, value: wanted }] : [];
+    const keep = (wanted ?? {}) as Record<string, unknown>;
+    const stray = Object.keys((found ?? {}) as Record<string, unknown>).filter((key) => !(key in keep));
+    return stray.length > 0 ? [{ path, value: Object.fromEntries(stray.map((key) => [key, null])) }] : [];
   });
 }
 
-/** A JSON merge patch deleting the stray entries of `live`'s exact maps, or undefined when there are none. */
-export function strayEntriesPatch(kind: ChildKind, desired: unknown, live: unknown): Record<string, unknown> | undefined {
-  const stray = strayEntries(kind, desired, live);
-  if (stray.length === 0) return undefined;
+/**
+ * A JSON merge patch that makes `live`'s exact fields what is desired (a list replaced whole,
+ * stray map entries deleted), or undefined when they already are: what server-side apply cannot
+ * do to fields other managers set.
+ */
+export function exactFieldsPatch(kind: ChildKind, desired: unknown, live: unknown): Record<string, unknown> | undefined {
+  const changes = exactFieldChanges(kind, desired, live);
+  if (changes.length === 0) return undefined;
   const patch: Record<string, unknown> = {};
-  for (const { path, keys } of stray) {
+  for (const { path, value } of changes) {
     let node = patch;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-    node[path.at(-1)!] = Object.fromEntries(keys.map((key) => [key, null]));
+    node[path.at(-1)!] = value;
   }
   return patch;
 }
 
-/** Everything about `observed` that differs from `desired`: the owned fields that changed and the maps with stray entries. */
+/** Everything about `observed` that differs from `desired`: the owned fields that changed, and exact fields holding more. */
 export function driftOf(kind: ChildKind, desired: ChildObject, observed: ChildObject): string[] {
-  const strayMaps = strayEntries(kind, desired, observed).map(({ path }) => path.join('.'));
-  return [...new Set([...changedFields(desired, observed), ...strayMaps])];
+  const exact = exactFieldChanges(kind, desired, observed).map(({ path }) => path.join('.'));
+  return [...new Set([...changedFields(desired, observed), ...exact])];
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { childKindInfo, childKinds, desiredChildren, type ChildKind, type ChildObject, type Children } from './children.js';
 import { podSelector } from './desired.js';
-import { ADOPT_ANNOTATION, claimOf, driftOf, strayEntriesPatch } from './drift.js';
+import { ADOPT_ANNOTATION, claimOf, driftOf, exactFieldsPatch } from './drift.js';
 import { classifyFailure, TerminalFailureError, type TerminalReason } from './failures.js';
 import { ApiError } from './kube-client.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
@@ -141,21 +141,28 @@ export function planChildren(cr: KindCustomHttp, desired: Record<ChildKind, Chil
 async function carryOut(api: KubeApi, plan: WritablePlan): Promise<{ kind: ChildKind; object: ChildObject; change?: ChildChange }> {
   const { kind, name } = plan;
   if (plan.action === 'none') return { kind, object: plan.observed };
+  const namespace = plan.desired.metadata!.namespace!;
   let action: ChildChange['action'] = plan.action;
   let object: ChildObject;
+  if (plan.action === 'adopted') {
+    // Taken over by being made anew: whatever its makers set (a port, a selector entry, a file, a
+    // selector that cannot change in place) goes, and nobody else's field manager stays on it.
+    await api.deleteChild(kind, namespace, name, plan.observed!.metadata!.uid!);
+    object = await applyRetryingConflicts(api, kind, plan.desired);
+    return { kind, object, change: { kind, name, action, fields: plan.fields } };
+  }
   try {
     object = await applyRetryingConflicts(api, kind, plan.desired);
   } catch (error) {
     const immutable = error instanceof ApiError && error.code === 422 && /immutable/.test(error.message);
     if (!(plan.observed && immutable)) throw error;
-    // A Deployment made by the original operator selects pods by a label every CR shared, and a
-    // selector cannot be changed in place: replace the Deployment.
-    await api.deleteChild(kind, plan.desired.metadata!.namespace!, name, plan.observed.metadata!.uid!);
+    // A field that cannot change in place (a Deployment's selector): replace the child.
+    await api.deleteChild(kind, namespace, name, plan.observed.metadata!.uid!);
     object = await applyRetryingConflicts(api, kind, plan.desired);
     action = 'recreated';
   }
-  const strayPatch = strayEntriesPatch(kind, plan.desired, object);
-  if (strayPatch) object = await api.mergePatchChild(kind, object.metadata!.namespace!, name, strayPatch);
+  const exactPatch = exactFieldsPatch(kind, plan.desired, object);
+  if (exactPatch) object = await api.mergePatchChild(kind, namespace, name, exactPatch);
   return { kind, object, change: { kind, name, action, fields: plan.fields } };
 }
 
