@@ -102,7 +102,8 @@ function compareChild(entry: CrEntry, kind: ChildKind, observed: ChildObject, no
   const { cr, spec } = entry;
   if (!spec || cr.metadata.deletionTimestamp) return;
   entry.seen.add(kind);
-  const desired = compact(kind, childKindInfo[kind].desired(cr, spec));
+  // The spec's configMapData is a digest already, so the desired ConfigMap's data is too.
+  const desired = childKindInfo[kind].desired(cr, spec);
   entry.drift.push(...driftOf(kind, desired, compact(kind, observed)).map((field) => `${kind} ${field}`));
   if (kind === 'Deployment') {
     const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: spec.replicaCount, deployment: observed as ChildObject<'Deployment'> };
@@ -148,7 +149,9 @@ export async function resync(context: { api: KubeApi; log: Log }, options: Resyn
     if (entry.drift.length > 0) drifted.push(entry);
   }
   const report: ResyncReport = { checked: index.size, drifted: drifted.length, repaired: 0, failed: [], notReached: 0, degraded: 0, requests: 0 };
-  await repair(context, shuffled(drifted), options, report);
+  // Children that drifted or are missing first; a status that only lags behind waits its turn.
+  const statusOnly = (entry: CrEntry) => entry.drift.every((reason) => reason === 'status');
+  await repair(context, [...shuffled(drifted.filter((e) => !statusOnly(e))), ...shuffled(drifted.filter(statusOnly))], options, report);
   report.requests = api.client.requestCount - requestsBefore;
   if (report.notReached > 0) log.warn('the resync ran out of time; the next run takes up the CRs it did not reach', { notReached: report.notReached });
   return report;
