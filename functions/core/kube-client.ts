@@ -127,7 +127,7 @@ export class KubeClient {
     old.destroy();
   }
 
-  /** One request; resolves with the parsed JSON answer (undefined when empty). */
+  /** One request; resolves with the parsed JSON answer (undefined when empty), or the text of another kind of answer. */
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
     const method = options.method ?? 'GET';
     const what = describeRequest(method, path);
@@ -139,7 +139,10 @@ export class KubeClient {
     try {
       const response = await this.send(path, options, signal);
       const body = await readBody(response);
-      return parseAnswer<T>(what, response.statusCode ?? 0, body);
+      const code = response.statusCode ?? 0;
+      const text = !/\bjson\b/.test(response.headers['content-type'] ?? 'application/json');
+      if (text && code >= 200 && code < 300) return body as T;
+      return parseAnswer<T>(what, code, body);
     } catch (error) {
       throw this.noAnswer(error, what, deadline, timeoutMs);
     }
