@@ -42,33 +42,47 @@ export function claimOf(kind: ChildKind, observed: ChildObject | undefined, cr: 
   if (!observed) return { kind: 'absent' };
   const metadata = (observed.metadata ?? {}) as Metadata;
   const controller = metadata.ownerReferences?.find((ref) => ref.controller);
-  if (controller) {
-    const sameCr = controller.kind === KIND && controller.apiVersion === API_VERSION && controller.name === cr.metadata.name;
-    // Another uid is an earlier CR of this name, deleted while its children outlived it.
-    if (sameCr) return { kind: 'ours' };
-    return { kind: 'foreign', why: `it is controlled by ${controller.kind} ${controller.name}` };
-  }
-  const labels = metadata.labels ?? {};
-  if (labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_INSTANCE] === selectorLabels(cr.metadata.name)[LABEL_INSTANCE]) return { kind: 'ours' };
+  if (controller) return controlledClaim(controller, cr);
+  if (isOurOrphan(metadata, cr)) return { kind: 'ours' };
   if (isOriginalOperators(kind, observed, siblings)) return { kind: 'adoptable', why: 'the original operator made it' };
   if (cr.metadata.annotations?.[ADOPT_ANNOTATION] === 'true') return { kind: 'adoptable', why: `the CR has ${ADOPT_ANNOTATION}=true` };
   return { kind: 'foreign', why: 'it has no controller and was not made by this operator' };
 }
 
+type OwnerReference = NonNullable<Metadata['ownerReferences']>[number];
+
+function controlledClaim(controller: OwnerReference, cr: KindCustomHttp): Claim {
+  // Another uid is an earlier CR of this name, deleted while its children outlived it.
+  const sameCr = controller.kind === KIND && controller.apiVersion === API_VERSION && controller.name === cr.metadata.name;
+  return sameCr ? { kind: 'ours' } : { kind: 'foreign', why: `it is controlled by ${controller.kind} ${controller.name}` };
+}
+
+/** Our own child whose owner reference was removed (the CR deleted with propagation Orphan). */
+function isOurOrphan(metadata: Metadata, cr: KindCustomHttp): boolean {
+  const labels = metadata.labels ?? {};
+  return labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_INSTANCE] === selectorLabels(cr.metadata.name)[LABEL_INSTANCE];
+}
+
 /** Paths under `desired` whose values `actual` lacks or holds differently: what an apply would change. */
 export function changedFields(desired: unknown, actual: unknown, path = ''): string[] {
-  if (desired !== null && typeof desired === 'object' && !Array.isArray(desired)) {
-    const actualObject = actual !== null && typeof actual === 'object' && !Array.isArray(actual) ? (actual as Record<string, unknown>) : {};
-    return Object.entries(desired).flatMap(([key, value]) =>
-      path === '' && key === 'status' ? [] : changedFields(value, actualObject[key], path ? `${path}.${key}` : key),
-    );
-  }
-  if (Array.isArray(desired)) {
-    if (!Array.isArray(actual) || actual.length !== desired.length) return [path];
-    return desired.some((item, index) => changedFields(item, actual[index], `${path}[]`).length > 0) ? [path] : [];
-  }
+  if (isObject(desired)) return changedProperties(desired, isObject(actual) ? actual : {}, path);
+  if (Array.isArray(desired)) return changedItems(desired, actual, path) ? [path] : [];
   if (sameQuantity(desired, actual, path)) return [];
   return isDeepStrictEqual(desired, actual) ? [] : [path];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function changedProperties(desired: Record<string, unknown>, actual: Record<string, unknown>, path: string): string[] {
+  return Object.entries(desired).flatMap(([key, value]) => (path === '' && key === 'status' ? [] : changedFields(value, actual[key], path ? `${path}.${key}` : key)));
+}
+
+/** A list is compared whole: the same length, each item holding what the desired one holds. */
+function changedItems(desired: unknown[], actual: unknown, path: string): boolean {
+  if (!Array.isArray(actual) || actual.length !== desired.length) return true;
+  return desired.some((item, index) => changedFields(item, actual[index], `${path}[]`).length > 0);
 }
 
 const quantitySuffixes: Record<string, number> = {

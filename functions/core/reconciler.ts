@@ -104,15 +104,18 @@ async function converge(context: ReconcileContext, cr: KindCustomHttp, observed:
   for (const change of changes) log.info(`${change.action} ${change.kind} ${cr.metadata.namespace}/${change.name}`, { change });
 
   const current = Object.fromEntries(applied.map(({ kind, object }) => [kind, object])) as Required<Children>;
-  const deployment = current.Deployment;
-  const generation = cr.metadata.generation ?? 0;
-  const observation: Observation = { kind: 'converged', generation, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment };
+  const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment: current.Deployment };
+  return report(context, cr, observation, changes);
+}
+
+/** Writes the status rebuilt from `observation` when it changed, and an Event for `changes` worth one. */
+async function report(context: ReconcileContext, cr: KindCustomHttp, observation: Observation, changes: ChildChange[]): Promise<ReconcileResult> {
   const now = context.now?.() ?? new Date();
   const status = computeStatus(cr.status, observation, now);
   const statusUpdated = statusChanged(cr.status, status);
   const event = changeEvent(cr, changes);
-  await Promise.all([statusUpdated ? api.applyStatus(cr, status) : undefined, event ? api.recordEvent(cr, event, now) : undefined]);
-  const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  await Promise.all([statusUpdated ? context.api.applyStatus(cr, status) : undefined, event ? context.api.recordEvent(cr, event, now) : undefined]);
+  const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
   return { outcome: 'converged', changes, statusUpdated, ready };
 }
 
