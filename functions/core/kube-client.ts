@@ -121,10 +121,11 @@ export class KubeClient {
    * a NAT or load balancer silently forgot is never noticed otherwise, and whatever is sent on it
    * waits for an answer that never comes.
    */
-  resetConnections(): void {
-    const old = this.agent;
+  resetConnections(pool: HttpAgent = this.agent): void {
+    // Requests that timed out together each ask; only the pool they used is replaced, once.
+    if (pool !== this.agent) return;
     this.agent = this.newAgent();
-    old.destroy();
+    pool.destroy();
   }
 
   /** One request; resolves with the parsed JSON answer (undefined when empty), or the text of another kind of answer. */
@@ -134,11 +135,12 @@ export class KubeClient {
     // Counted from when the rate limit lets the request go, so waiting for a token never times it out.
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const deadline = AbortSignal.timeout(timeoutMs);
+    const pool = this.agent;
     try {
-      const response = await this.send(path, options, either(options.signal, deadline));
+      const response = await this.send(path, options, either(options.signal, deadline), pool);
       return await answer<T>(what, response);
     } catch (error) {
-      throw this.noAnswer(error, what, deadline, timeoutMs);
+      throw this.noAnswer(error, what, { deadline, ms: timeoutMs, pool });
     }
   }
 
@@ -155,12 +157,13 @@ export class KubeClient {
       clearTimeout(timer);
       timer = setTimeout(() => idle.abort(), options.idleTimeoutMs);
     };
+    const pool = this.agent;
     try {
-      const response = await this.send(path, options, either(options.signal, idle.signal));
+      const response = await this.send(path, options, either(options.signal, idle.signal), pool);
       if ((response.statusCode ?? 0) >= 300) await answer(what, response);
       await forEachLine(response, options.onLine, alive);
     } catch (error) {
-      throw this.noAnswer(error, what, idle.signal, options.idleTimeoutMs);
+      throw this.noAnswer(error, what, { deadline: idle.signal, ms: options.idleTimeoutMs, pool });
     } finally {
       clearTimeout(timer);
     }
@@ -172,7 +175,7 @@ export class KubeClient {
     return new HttpsAgent({ keepAlive: true, ca, cert, key, rejectUnauthorized: !insecureSkipTlsVerify, servername: tlsServerName });
   }
 
-  private async send(path: string, options: RequestOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  private async send(path: string, options: RequestOptions, signal: AbortSignal, pool: HttpAgent): Promise<IncomingMessage> {
     this.requestCount++;
     const url = new URL(path, this.base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
@@ -182,7 +185,7 @@ export class KubeClient {
     const headers = this.headers(options, await this.endpoint.token?.(), body);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
-      const request = send(url, { method: options.method ?? 'GET', headers, agent: this.agent, signal }, resolve);
+      const request = send(url, { method: options.method ?? 'GET', headers, agent: pool, signal }, resolve);
       request.on('error', reject);
       request.end(body);
     });
@@ -199,11 +202,11 @@ export class KubeClient {
   }
 
   /** A request that got no answer in time, or none at all: the caller's own abort passes through. */
-  private noAnswer(error: unknown, what: string, deadline: AbortSignal, ms: number): unknown {
+  private noAnswer(error: unknown, what: string, { deadline, ms, pool }: { deadline: AbortSignal; ms: number; pool: HttpAgent }): unknown {
     if (error instanceof ApiError) return error;
     if (deadline.aborted) {
       // The connection may be dead: the next request gets a new one.
-      this.resetConnections();
+      this.resetConnections(pool);
       return new NoAnswerError(what, { ms, cause: error });
     }
     if (error instanceof Error && error.name === 'AbortError') return error;
