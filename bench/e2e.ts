@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
-import { installCrd, LocalStack } from '../infra/local/stack.js';
+import { LocalStack } from '../infra/local/stack.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -24,7 +24,6 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
   const core = config.makeApiClient(CoreV1Api);
   const custom = config.makeApiClient(CustomObjectsApi);
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
-  await installCrd(kubeconfig);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const stack = await LocalStack.start({
     kubeconfig,

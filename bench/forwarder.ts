@@ -13,7 +13,8 @@ import { build } from 'esbuild';
 import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
-import { kubectl, up } from '../test/cluster/cluster.js';
+import { up } from '../infra/local/cluster/index.js';
+import { installCrd } from '../infra/local/crd.js';
 import { EventBridgeEndpoint } from '../test/support/eventbridge-endpoint.js';
 
 const CONCURRENCY = 64;
@@ -62,8 +63,7 @@ export interface ForwarderBenchOptions {
 
 export async function benchForwarder({ crs = 10_000, changes = 2_000 }: ForwarderBenchOptions = {}): Promise<Record<string, number>> {
   const cluster = await up();
-  kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml')]);
-  kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/kindcustomhttps.groupsp.measutosh.dev']);
+  await installCrd(cluster.kubeconfig);
   const config = loadClusterConfig({ mode: 'kubeconfig', path: cluster.kubeconfig }, { qps: 2000, burst: 2000 });
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);

@@ -2,7 +2,8 @@
 // prints a table and writes the figures to bench-results/latest.json. Timing goals live here,
 // never in tests. BENCH_SCALE=small runs a quicker, smaller pass.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { down, runningCluster, up } from '../test/cluster/cluster.js';
+import { down, runningCluster, up } from '../infra/local/cluster/index.js';
+import { installCrd } from '../infra/local/crd.js';
 import { benchBundle } from './bundle.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
@@ -23,6 +24,8 @@ const startedHere = !external && !runningCluster();
 const kubeconfig = external ?? (await up((line) => console.error(`[cluster] ${line}`))).kubeconfig;
 const figures: Record<string, number> = {};
 try {
+  // Every section but the bundle's needs the CRD; a fresh cluster has none.
+  await installCrd(kubeconfig);
   for (const [name, run] of sections) {
     console.error(`running ${name} ...`);
     Object.assign(figures, await run(kubeconfig));

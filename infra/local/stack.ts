@@ -2,19 +2,15 @@
 // by serverless-esbuild as deployed, behind serverless-offline-aws-eventbridge's PutEvents endpoint
 // and rule matching from serverless.yml), and the forwarder as a process pointed at that endpoint.
 // Used by `npm start`, the end-to-end tests and the benchmark.
-import { KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
-import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { DetailType, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { freePort } from '../../test/cluster/cluster.js';
+import { repoRoot } from './cluster/layout.js';
+import { freePort, stopProcess, waitUntil, type OwnedProcess } from './processes.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => join(repoRoot, 'node_modules/.bin', name);
 
 /** Fixed in serverless.yml (custom.serverless-offline and custom.serverless-offline-aws-eventbridge). */
@@ -22,6 +18,8 @@ export const localPorts = { http: 4000, lambda: 4002, bus: 4010, pubSub: 4011 } 
 export const localStage = 'local';
 export const localBusName = `stimulated-peering-${localStage}`;
 const awsRegion = 'us-east-1';
+// osls offline finishes the invocations in flight before it exits.
+const stopGraceMs = 25_000;
 // The local bus checks no signature, but the SDK wants some credentials to sign with.
 const dummyCredentials = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: awsRegion };
 
@@ -55,20 +53,6 @@ function portOpen(port: number): Promise<boolean> {
     socket.once('connect', () => resolvePort(socket.end() && true));
     socket.once('error', () => resolvePort(false));
   });
-}
-
-/** Applies the CRD from crds/ with server-side apply, and waits until it is served. */
-export async function installCrd(kubeconfig: string): Promise<void> {
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
-  const objects = KubernetesObjectApi.makeApiClient(config);
-  const crd = loadAllYaml(readFileSync(join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml'), 'utf8'))[0] as KubernetesObject;
-  await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-  for (let attempt = 0; attempt < 120; attempt++) {
-    const served = (await objects.read({ apiVersion: crd.apiVersion, kind: crd.kind, metadata: { name: crd.metadata!.name! } })) as KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } };
-    if (served.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new LocalStackError('the CRD was not established within 30 s');
 }
 
 export class LocalStack {
@@ -152,7 +136,7 @@ export class LocalStack {
 
   /** Stops the forwarder, as a crash or an upgrade would; nothing then reaches the bus. */
   async stopForwarder(): Promise<void> {
-    await stopProcess(this.forwarder);
+    await stopProcess(owned(this.forwarder), stopGraceMs);
     this.forwarder = undefined;
   }
 
@@ -178,37 +162,21 @@ export class LocalStack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([stopProcess(this.forwarder), stopProcess(this.offline)]);
+    await Promise.all([stopProcess(owned(this.forwarder), stopGraceMs), stopProcess(owned(this.offline), stopGraceMs)]);
     this.forwarder = undefined;
     this.offline = undefined;
   }
 
-  private async waitUntil(what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new LocalStackError(`${what} exited (${child.exitCode ?? child.signalCode}); see ${this.options.logDir}`);
-      }
-      if (await ready().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new LocalStackError(`${what} was not ready within ${timeoutMs / 1000} s; see ${this.options.logDir}`);
+  private waitUntil(what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    return waitUntil(what, ready, {
+      timeoutMs,
+      hopeless: () => (owned(child)?.running() ? undefined : `${what} exited (${child.exitCode ?? child.signalCode})`),
+      failure: (message) => new LocalStackError(`${message}; see ${this.options.logDir}`),
+    });
   }
 }
 
-/** SIGTERM to the process group (osls starts workers), SIGKILL if it lingers. */
-async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, name);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 25_000);
-  await exited;
-  clearTimeout(timer);
+/** A child process of the stack, stopped with its whole process group. */
+function owned(child: ChildProcess | undefined): OwnedProcess | undefined {
+  return child?.pid === undefined ? undefined : { pid: child.pid, group: true, running: () => child.exitCode === null && child.signalCode === null };
 }

@@ -2,17 +2,18 @@
 // in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
 // applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClusterConfig } from '../../functions/core/cluster-access.js';
 import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
-import { clusterDir, down, runningCluster, up } from '../../test/cluster/cluster.js';
+import { clusterDir, down, runningCluster, up } from './cluster/index.js';
+import { installCrd } from './crd.js';
 import { Progress } from './progress.js';
-import { installCrd, LocalStack } from './stack.js';
+import { LocalStack } from './stack.js';
 
-// The original project's sample where this checkout has it beside it; else the same CR, kept here.
-const samplePaths = ['../shared/seed/original/groupsp_v1_kindcustomhttp.yaml', 'infra/local/sample-kindcustomhttp.yaml'];
+// The original project's sample CR, unchanged.
+const samplePath = 'infra/local/sample-kindcustomhttp.yaml';
 
 const started = Date.now();
 const say = (text: string) => console.log(`${((Date.now() - started) / 1000).toFixed(2).padStart(7)}s  ${text}`);
@@ -53,7 +54,6 @@ async function main(): Promise<void> {
   say(`stack      functions under osls offline (bus http://127.0.0.1:4010), forwarder metrics at ${stack.forwarderUrl}/metrics`);
 
   const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
-  const samplePath = samplePaths.find((path) => existsSync(path))!;
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
   const { namespace, name } = sample.metadata;
   await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
