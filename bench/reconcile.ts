@@ -1,7 +1,8 @@
 // The reconcile core against the local control plane: API requests and latency per reconcile,
 // and what a resync of unchanged CRs writes.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { loadClusterConfig } from '../functions/core/cluster-access.js';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
+import { KubeClient } from '../functions/core/kube-client.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../functions/core/kube-api.js';
 import { reconcile } from '../functions/core/reconciler.js';
@@ -12,8 +13,10 @@ import { deleteNamespaceAndWait, percentile, round, timed } from './stats.js';
 const silent = { info: () => {}, warn: () => {} };
 
 export async function benchReconcile(kubeconfig: string, count = 200): Promise<Record<string, number>> {
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
-  const api = new KubeApi(config);
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 10_000 });
+  const api = new KubeApi(client);
   const core = config.makeApiClient(CoreV1Api);
   const custom = config.makeApiClient(CustomObjectsApi);
   const namespace = `bench-reconcile-${Date.now().toString(36)}`;
@@ -29,9 +32,9 @@ export async function benchReconcile(kubeconfig: string, count = 200): Promise<R
   // One at a time, so that latencies and request counts belong to one reconcile each.
   const measure = async () => {
     const latencies: number[] = [];
-    const before = config.requestCount;
+    const before = client.requestCount;
     for (const name of names) latencies.push((await timed(() => reconcile({ api, log: silent }, { namespace, name }))).ms);
-    return { latencies, requests: (config.requestCount - before) / names.length };
+    return { latencies, requests: (client.requestCount - before) / names.length };
   };
   const created = await measure();
   // Let the pods come up and the status settle before measuring the unchanged path.
@@ -40,7 +43,7 @@ export async function benchReconcile(kubeconfig: string, count = 200): Promise<R
   const unchanged = await measure();
 
   const versionsBefore = await resourceVersions(core, config.makeApiClient(AppsV1Api), custom, namespace);
-  const resyncRun = await timed(() => resync({ api, log: silent }, { namespaces: [namespace], concurrency: 8, pageSize: 200 }));
+  const resyncRun = await timed(() => resync({ api, log: silent }, { namespaces: [namespace], concurrency: 8, pageSize: 500, timeLeft: () => 60_000 }));
   const versionsAfter = await resourceVersions(core, config.makeApiClient(AppsV1Api), custom, namespace);
   const rvChanges = [...versionsAfter].filter(([key, rv]) => versionsBefore.get(key) !== rv).length;
 

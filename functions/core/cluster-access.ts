@@ -1,60 +1,12 @@
-// How the functions reach the cluster's API: a kubeconfig file (local use), the pod's service
-// account (in cluster), or an EKS token minted from the function's IAM role. Every client built
-// here shares one connection pool and one client-side rate limit.
+// The forwarder's way to the cluster through @kubernetes/client-node, until it moves to the
+// KubeClient (kube-client.ts) the functions use. Every client built here shares one connection
+// pool and one client-side rate limit.
 import { KubeConfig, type RequestContext } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
+import type { TokenSource } from './cluster-endpoint.js';
+import { RateLimiter, type RateLimit } from './rate-limiter.js';
 
-/** Something that hands out a bearer token, refreshing it as it sees fit. */
-export interface TokenSource {
-  token(): Promise<string>;
-}
-
-/** A token bucket: at most `burst` requests at once, refilled at `qps` a second. */
-export class RateLimiter {
-  private tokens: number;
-  private last = Date.now();
-  private queue: Array<() => void> = [];
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly qps: number,
-    private readonly burst: number,
-  ) {
-    this.tokens = burst;
-  }
-
-  acquire(): Promise<void> {
-    this.refill();
-    if (this.queue.length === 0 && this.tokens >= 1) {
-      this.tokens -= 1;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      this.queue.push(resolve);
-      this.schedule();
-    });
-  }
-
-  private refill(): void {
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.qps);
-    this.last = now;
-  }
-
-  private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.refill();
-      while (this.queue.length > 0 && this.tokens >= 1) {
-        this.tokens -= 1;
-        this.queue.shift()!();
-      }
-      if (this.queue.length > 0) this.schedule();
-    }, Math.max(1, Math.ceil(1000 / this.qps)));
-    this.timer.unref();
-  }
-}
+export { RateLimiter, type RateLimit };
 
 /**
  * A KubeConfig that reuses one connection pool (client-node builds a new TLS agent per request
@@ -114,11 +66,6 @@ export type ClusterAccess =
   | { mode: 'in-cluster' }
   | { mode: 'eks'; cluster: EksClusterOptions; tokens: TokenSource }
   | { mode: 'kubeconfig-string'; kubeconfig: string };
-
-export interface RateLimit {
-  qps: number;
-  burst: number;
-}
 
 /** Builds the KubeConfig for one of the access modes. */
 export function loadClusterConfig(access: ClusterAccess, rateLimit?: RateLimit, requestTimeoutMs?: number): ClusterConfig {

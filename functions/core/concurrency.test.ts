@@ -34,3 +34,29 @@ describe('Semaphore', () => {
     await expect(semaphore.run(async () => 'still free')).resolves.toBe('still free');
   });
 });
+
+describe('Semaphore handing a slot over', () => {
+  it('never runs more than its limit when a new caller arrives while a finishing task hands its slot to a waiter', async () => {
+    const semaphore = new Semaphore(1);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const task = async () => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((r) => setTimeout(r, 1));
+      inFlight--;
+    };
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const first = semaphore.run(() => gate);
+    const waiter = semaphore.run(task);
+    // Runs right after the first task's own continuation: after its slot is handed over, before
+    // the waiter has had a microtask to start.
+    const latecomer = gate.then(() => semaphore.run(task));
+
+    release();
+    await Promise.all([first, waiter, latecomer]);
+
+    expect(mostInFlight).toBe(1);
+  });
+});

@@ -1,4 +1,4 @@
-// Bounded concurrency, shared by the resync (many CRs at once) and the reconcile handler.
+// Bounded concurrency, for the resync (many CRs at once) and anything else that fans out.
 
 /** At most `limit` tasks run at once; the rest wait their turn, first come first served. */
 export class Semaphore {
@@ -8,13 +8,16 @@ export class Semaphore {
   constructor(private readonly limit: number) {}
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running++;
+    if (this.running < this.limit) this.running++;
+    // The finishing task hands its slot straight to the first waiter, so a caller arriving in
+    // between never finds it free.
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       return await task();
     } finally {
-      this.running--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
   }
 }

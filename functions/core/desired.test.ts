@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CONFIG_MOUNT_PATH,
-  configMapName,
-  desiredChildren,
-  fitName,
-  LABEL_INSTANCE,
-  LABEL_MANAGED_BY,
-  selectorLabels,
-  strayEntriesPatch,
-  workloadName,
-} from './desired.js';
+import { desiredChildren } from './children.js';
+import { CONFIG_MOUNT_PATH, configMapName, fitName, LABEL_INSTANCE, LABEL_MANAGED_BY, podSelector, selectorLabels, workloadName } from './desired.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
 
 function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } }) {
@@ -27,7 +18,7 @@ function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 
 describe('desiredChildren', () => {
   describe('for the original sample CR', () => {
     const { cr, spec } = customResource();
-    const { deployment, service, configMap } = desiredChildren(cr, spec);
+    const { Deployment: deployment, Service: service, ConfigMap: configMap } = desiredChildren(cr, spec);
 
     it('names the children as the original operator did', () => {
       expect(deployment.metadata?.name).toBe('kindcustomhttp-sample');
@@ -76,7 +67,7 @@ describe('desiredChildren', () => {
 
     it('puts nothing in the pod template that would roll the pods when only the ConfigMap changes', () => {
       const changed = desiredChildren(cr, { ...spec, configMapData: { hostports: 'other,9090\n' } });
-      expect(changed.deployment).toEqual(deployment);
+      expect(changed.Deployment).toEqual(deployment);
     });
   });
 
@@ -90,12 +81,12 @@ describe('desiredChildren', () => {
     const peerB = customResource('peer-b');
     const a = desiredChildren(peerA.cr, peerA.spec);
     const b = desiredChildren(peerB.cr, peerB.spec);
-    expect(a.deployment.spec!.selector.matchLabels![LABEL_INSTANCE]).not.toBe(b.deployment.spec!.selector.matchLabels![LABEL_INSTANCE]);
+    expect(a.Deployment.spec!.selector.matchLabels![LABEL_INSTANCE]).not.toBe(b.Deployment.spec!.selector.matchLabels![LABEL_INSTANCE]);
   });
 
   it('uses the optional image, container port and resources', () => {
     const { cr, spec } = customResource('custom', { port: 9000, replicaCount: 1, image: 'registry.example/http:1.2', containerPort: 9090, resources: { limits: { memory: '64Mi', cpu: 1 } } });
-    const container = desiredChildren(cr, spec).deployment.spec!.template.spec!.containers[0]!;
+    const container = desiredChildren(cr, spec).Deployment.spec!.template.spec!.containers[0]!;
     expect(container).toMatchObject({ image: 'registry.example/http:1.2', ports: [{ containerPort: 9090 }], resources: { limits: { memory: '64Mi', cpu: '1' } } });
   });
 });
@@ -128,20 +119,8 @@ describe('names and labels of long CR names', () => {
   });
 });
 
-describe('strayEntriesPatch', () => {
-  it('deletes selector entries another manager left on a Service', () => {
-    const desired = { kind: 'Service', spec: { selector: { mine: 'a' } } };
-    expect(strayEntriesPatch(desired, { spec: { selector: { mine: 'a', app: 'shared' } } })).toEqual({ spec: { selector: { app: null } } });
-  });
-
-  it('deletes ConfigMap keys the CR no longer has', () => {
-    const desired = { kind: 'ConfigMap', data: { hostports: 'x,1' } };
-    expect(strayEntriesPatch(desired, { data: { hostports: 'x,1', old: 'y' } })).toEqual({ data: { old: null } });
-  });
-
-  it('asks for nothing when the live maps hold only the desired entries', () => {
-    const configMap = { kind: 'ConfigMap', data: { a: '1' } };
-    expect(strayEntriesPatch(configMap, { data: { a: '2' } })).toBeUndefined();
-    expect(strayEntriesPatch({ kind: 'Deployment' }, { spec: {} })).toBeUndefined();
+describe('podSelector', () => {
+  it('writes the selector labels as kubectl -l takes them', () => {
+    expect(podSelector('sample')).toBe('app.kubernetes.io/name=http-server,app.kubernetes.io/instance=sample');
   });
 });

@@ -17,12 +17,6 @@ export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const CONFIG_MOUNT_PATH = '/config';
 export const CONTAINER_NAME = 'http-server';
 
-export interface DesiredChildren {
-  deployment: V1Deployment;
-  service: V1Service;
-  configMap: V1ConfigMap;
-}
-
 function shortHash(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 8);
 }
@@ -53,6 +47,11 @@ export function configMapName(crName: string): string {
 /** Labels that select one CR's pods and no other CR's, whatever the length of its name. */
 export function selectorLabels(crName: string): Record<string, string> {
   return { [LABEL_NAME]: APP_NAME, [LABEL_INSTANCE]: fitName(crName, 63) };
+}
+
+/** The same selector as a string, as `kubectl get -l` and the scale subresource write it. */
+export function podSelector(crName: string): string {
+  return Object.entries(selectorLabels(crName)).map(([key, value]) => `${key}=${value}`).join(',');
 }
 
 export function childLabels(crName: string): Record<string, string> {
@@ -127,42 +126,4 @@ export function desiredService(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1
       ports: [{ name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP' }],
     },
   };
-}
-
-export function desiredChildren(cr: KindCustomHttp, spec: KindCustomHttpSpec): DesiredChildren {
-  return {
-    configMap: desiredConfigMap(cr, spec),
-    deployment: desiredDeployment(cr, spec),
-    service: desiredService(cr, spec),
-  };
-}
-
-/**
- * Maps a child must hold exactly as desired: server-side apply leaves entries other managers set,
- * but an extra selector entry (such as the original operator's shared label) selects no pods, and
- * an extra ConfigMap key is served to the pods as a file.
- */
-const exactMaps: Record<string, string[][]> = {
-  Service: [['spec', 'selector']],
-  ConfigMap: [['data'], ['binaryData']],
-};
-
-function mapAt(object: unknown, path: string[]): Record<string, unknown> {
-  const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
-  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
-}
-
-/** A JSON merge patch that deletes the entries `live` has beyond `desired` in its exact maps, or undefined. */
-export function strayEntriesPatch(desired: object & { kind?: string }, live: unknown): Record<string, unknown> | undefined {
-  let patch: Record<string, unknown> | undefined;
-  for (const path of exactMaps[desired.kind ?? ''] ?? []) {
-    const wanted = mapAt(desired, path);
-    const stray = Object.keys(mapAt(live, path)).filter((key) => !(key in wanted));
-    if (stray.length === 0) continue;
-    patch ??= {};
-    let node = patch;
-    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-    node[path.at(-1)!] = Object.fromEntries(stray.map((key) => [key, null]));
-  }
-  return patch;
 }

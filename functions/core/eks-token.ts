@@ -2,11 +2,11 @@
 // `aws eks get-token` does: a presigned STS GetCallerIdentity URL that names the cluster in the
 // signed x-k8s-aws-id header, base64url-encoded behind the prefix `k8s-aws-v1.`.
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
+import { fromEnv } from '@aws-sdk/credential-provider-env';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
-import type { TokenSource } from './cluster-access.js';
+import type { TokenSource } from './cluster-endpoint.js';
 
 export const TOKEN_PREFIX = 'k8s-aws-v1.';
 /** EKS accepts a token for 15 minutes after it was signed. */
@@ -64,7 +64,8 @@ export class EksTokenSource implements TokenSource {
       refreshBeforeMs?: number;
     },
   ) {
-    this.credentials = options.credentials ?? defaultProvider();
+    // Lambda hands a function its role's credentials in the environment.
+    this.credentials = options.credentials ?? fromEnv();
     this.now = options.now ?? (() => new Date());
     this.refreshBeforeMs = options.refreshBeforeMs ?? 5 * 60_000;
   }

@@ -1,15 +1,12 @@
-// The functions' configuration, read from the environment once at cold start and validated, so a
-// missing or malformed setting fails fast with a message naming it.
+// The functions' configuration: one schema, read from the environment at cold start.
 import { z } from 'zod';
-
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+import { defaultClusterAccess, kubeClientSettings, positiveInt, readSettings } from './settings.js';
 
 export const functionEnvironmentSchema = z
   .object({
     /** How to reach the cluster; inferred from the other settings when absent. */
     CLUSTER_ACCESS: z.enum(['kubeconfig', 'in-cluster', 'eks', 'secret']).optional(),
-    KUBECONFIG: z.string().min(1).optional(),
-    KUBE_CONTEXT: z.string().min(1).optional(),
+    ...kubeClientSettings({ qps: 50, burst: 100 }),
     EKS_CLUSTER_NAME: z.string().min(1).optional(),
     EKS_CLUSTER_ENDPOINT: z.url().optional(),
     /** Base64 PEM of the cluster's CA, as `aws eks describe-cluster` prints it. */
@@ -17,25 +14,12 @@ export const functionEnvironmentSchema = z
     /** Secrets Manager id of a kubeconfig, for clusters other than EKS. */
     KUBECONFIG_SECRET_ID: z.string().min(1).optional(),
     AWS_REGION: z.string().min(1).optional(),
-    /** Client-side rate limit on Kubernetes API requests, per function instance. */
-    KUBE_API_QPS: positiveInt(50),
-    KUBE_API_BURST: positiveInt(100),
-    /** A Kubernetes API request with no answer after this long fails as transient (and is retried). */
-    KUBE_API_TIMEOUT_MS: positiveInt(10_000),
-    /**
-     * Reconciles one process runs at once. On AWS a process serves one invocation at a time and the
-     * function's reserved concurrency bounds the instances; `osls offline` serves every invocation
-     * in one process, where this stands in for reserved concurrency.
-     */
-    MAX_CONCURRENT_RECONCILES: positiveInt(10),
-    /** How many CRs the resync converges at once, and how many it lists per page. */
+    /** How many CRs the resync converges at once, and how many objects it lists per page. */
     RESYNC_CONCURRENCY: positiveInt(8),
-    RESYNC_PAGE_SIZE: positiveInt(200),
+    RESYNC_PAGE_SIZE: positiveInt(500),
   })
   .transform((env, ctx) => {
-    const access =
-      env.CLUSTER_ACCESS ??
-      (env.EKS_CLUSTER_NAME ? 'eks' : env.KUBECONFIG_SECRET_ID ? 'secret' : process.env.KUBERNETES_SERVICE_HOST && !env.KUBECONFIG ? 'in-cluster' : 'kubeconfig');
+    const access = env.CLUSTER_ACCESS ?? (env.EKS_CLUSTER_NAME ? 'eks' : env.KUBECONFIG_SECRET_ID ? 'secret' : defaultClusterAccess(env));
     const required: Record<typeof access, Array<keyof typeof env>> = {
       kubeconfig: ['KUBECONFIG'],
       'in-cluster': [],
@@ -49,18 +33,6 @@ export const functionEnvironmentSchema = z
   });
 export type FunctionEnvironment = z.output<typeof functionEnvironmentSchema>;
 
-export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigurationError';
-  }
-}
-
 export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): FunctionEnvironment {
-  const result = functionEnvironmentSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`).join('; ');
-    throw new ConfigurationError(`invalid environment: ${problems}`);
-  }
-  return result.data;
+  return readSettings(functionEnvironmentSchema, env, 'environment');
 }

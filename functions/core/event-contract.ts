@@ -5,6 +5,8 @@
 // entries are limited to 256 KB, and configMapData may be sensitive). Consumers always re-read the
 // CR, because delivery is at least once and unordered.
 import { z } from 'zod';
+import { childKinds } from './children.js';
+import { namespaceName, objectName } from './validation.js';
 
 /** `source` of every event the forwarder puts on the bus. */
 export const FORWARDER_SOURCE = 'stimulated-peering.forwarder';
@@ -21,17 +23,20 @@ export const DetailType = {
 } as const;
 
 export const changeTypes = ['Synced', 'Added', 'Modified', 'Deleted'] as const;
-export const childKinds = ['Deployment', 'Service', 'ConfigMap'] as const;
+export { childKinds };
 
-const kubernetesName = z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'is not a Kubernetes object name');
+// Every string is bounded, far below EventBridge's 256 KB per entry: uids are 36 characters and
+// resourceVersions opaque but short; anything longer is not an event the forwarder sends.
+const uid = z.string().min(1).max(128);
+const resourceVersion = z.string().min(1).max(128);
 
 /** What changed, on which object. `key` is stable per object version, so duplicates can be recognised. */
 export const resourceChangedDetailSchema = z.object({
-  key: z.string().min(1),
-  namespace: kubernetesName,
-  name: kubernetesName,
-  uid: z.string().min(1),
-  resourceVersion: z.string().min(1),
+  key: z.string().min(1).max(512),
+  namespace: namespaceName,
+  name: objectName,
+  uid,
+  resourceVersion,
   generation: z.number().int().nonnegative().optional(),
   change: z.enum(changeTypes),
 });
@@ -41,24 +46,24 @@ export const childChangedDetailSchema = resourceChangedDetailSchema
   .omit({ generation: true })
   .extend({
     /** The owning CR, from the child's controller ownerReference. */
-    owner: z.object({ name: kubernetesName, uid: z.string().min(1) }),
+    owner: z.object({ name: objectName, uid }),
     kind: z.enum(childKinds),
   });
 export type ChildChangedDetail = z.infer<typeof childChangedDetailSchema>;
 
 export const resyncRequestedDetailSchema = z.object({
   /** Only these namespaces; all when absent. */
-  namespaces: z.array(kubernetesName).optional(),
+  namespaces: z.array(namespaceName).max(1000).optional(),
 });
 export type ResyncRequestedDetail = z.infer<typeof resyncRequestedDetailSchema>;
 
 const envelope = {
-  version: z.string().optional(),
-  id: z.string().min(1),
-  account: z.string().optional(),
-  time: z.string().optional(),
-  region: z.string().optional(),
-  resources: z.array(z.string()).optional(),
+  version: z.string().max(16).optional(),
+  id: z.string().min(1).max(256),
+  account: z.string().max(32).optional(),
+  time: z.string().max(64).optional(),
+  region: z.string().max(32).optional(),
+  resources: z.array(z.string().max(2048)).max(10).optional(),
 };
 
 /** An EventBridge event that asks for one KindCustomHttp to be reconciled. */
@@ -67,6 +72,25 @@ export const reconcileEventSchema = z.discriminatedUnion('detail-type', [
   z.object({ ...envelope, source: z.literal(FORWARDER_SOURCE), 'detail-type': z.literal(DetailType.ChildChanged), detail: childChangedDetailSchema }),
 ]);
 export type ReconcileEvent = z.infer<typeof reconcileEventSchema>;
+
+/**
+ * What the reconcile function receives: an SQS batch from the queue the rule feeds, each record's
+ * body one EventBridge event (the rule's target delivers the whole event). A bare event (invoke
+ * local, a replay straight to the function) is taken too.
+ */
+export const sqsRecordSchema = z.object({
+  messageId: z.string().min(1),
+  body: z.string(),
+  attributes: z.object({ ApproximateReceiveCount: z.string().optional(), SentTimestamp: z.string().optional() }).partial().optional(),
+});
+export type SqsRecord = z.infer<typeof sqsRecordSchema>;
+export const sqsBatchSchema = z.object({ Records: z.array(sqsRecordSchema) });
+export type SqsBatch = z.infer<typeof sqsBatchSchema>;
+
+/** The answer to an SQS batch: the records to deliver again (ReportBatchItemFailures). */
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
 
 /** The scheduled resync's input: the contract's own request, or a plain EventBridge "Scheduled Event". */
 export const resyncEventSchema = z.union([

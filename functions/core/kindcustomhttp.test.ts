@@ -10,6 +10,12 @@ describe('parseSpec', () => {
     });
   });
 
+  it('accepts what the original CRD accepted: any int32 replica count, any number of keys, a value of 600 KB', () => {
+    const configMapData = { ...Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`file-${i}.txt`, 'x'])), big: 'y'.repeat(600_000) };
+    expect(parseSpec({ port: 80, replicaCount: 150, configMapData })).toMatchObject({ ok: true });
+    expect(parseSpec({ port: 80, replicaCount: 2 ** 31 - 1 })).toMatchObject({ ok: true });
+  });
+
   it('accepts a spec without configMapData', () => {
     expect(parseSpec({ port: 80, replicaCount: 0 })).toMatchObject({ ok: true, spec: { configMapData: {} } });
   });
@@ -20,7 +26,9 @@ describe('parseSpec', () => {
       [{ port: 0, replicaCount: 1 }, 'spec.port'],
       [{ port: 65536, replicaCount: 1 }, 'spec.port'],
       [{ port: 80, replicaCount: -1 }, 'spec.replicaCount'],
-      [{ port: 80, replicaCount: 1000 }, 'spec.replicaCount'],
+      [{ port: 80, replicaCount: 2 ** 31 }, 'spec.replicaCount'],
+      [{ port: 80, replicaCount: 1, configMapData: { 'not/a/file': 'x' } }, 'spec.configMapData.not/a/file'],
+      [{ port: 80, replicaCount: 1, configMapData: { a: 'x'.repeat(600_000), b: 'y'.repeat(600_000) } }, 'spec.configMapData'],
       [{ port: 80, replicaCount: 1.5 }, 'spec.replicaCount'],
       [{ port: '80', replicaCount: 1 }, 'spec.port'],
       [{ port: 80, replicaCount: 1, configMapData: { hostports: 'localhost:8080' } }, 'spec.configMapData.hostports'],
@@ -35,6 +43,14 @@ describe('parseSpec', () => {
     it('lists every problem in one message', () => {
       const result = parseSpec({ port: 0, replicaCount: -1 });
       expect(!result.ok && result.message).toMatch(/spec\.replicaCount.*spec\.port|spec\.port.*spec\.replicaCount/);
+    });
+
+    it('names the first ten problems and counts the rest', () => {
+      const hostports = Array.from({ length: 4000 }, (_, i) => `bad line ${i}`).join('\n');
+
+      const result = parseSpec({ port: 80, replicaCount: 1, configMapData: { hostports } });
+
+      expect(!result.ok && result.message).toMatch(/^spec\.configMapData\.hostports: line 1 "bad line 0" .*line 10 "bad line 9".*; and 3990 more$/);
     });
 
     it('rejects a missing spec', () => {

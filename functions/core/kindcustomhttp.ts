@@ -12,7 +12,12 @@ export const PLURAL = 'kindcustomhttps';
 /** The server's defaults, which the original operator hard-coded. */
 export const DEFAULT_IMAGE = 'measutosh/http-server';
 export const DEFAULT_CONTAINER_PORT = 8080;
-export const MAX_REPLICAS = 100;
+/** replicaCount is an int32, as the original CRD declared it. */
+export const MAX_REPLICAS = 2 ** 31 - 1;
+/** What one ConfigMap can hold: its keys and values together (the apiserver's own limit). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+/** A spec's problems listed in a message at most; the rest are counted. */
+const MAX_PROBLEMS_LISTED = 10;
 
 /** The config file key the peer server reads its peers from: one `host,port` line each. */
 export const HOSTPORTS_KEY = 'hostports';
@@ -38,14 +43,21 @@ const quantity = z
   .union([z.string().regex(/^[+-]?[0-9.]+([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$/, 'is not a Kubernetes quantity'), z.number()])
   .transform(String);
 const resourceList = z.record(z.string(), quantity);
+// The apiserver's rule for ConfigMap keys: they become file names under /config.
+const configKey = z.string().max(253).regex(/^[-._a-zA-Z0-9]+$/, 'is not a valid ConfigMap key (letters, digits, -, _ and . only)');
+
+/** Bytes a ConfigMap's data takes, counted as the apiserver counts them. */
+export function configDataBytes(data: Record<string, string>): number {
+  return Object.entries(data).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
+}
 
 export const kindCustomHttpSpecSchema = z.object({
   replicaCount: z.number().int().min(0).max(MAX_REPLICAS),
   /** The Service's port. */
   port: portNumber,
   configMapData: z
-    .record(z.string(), z.string().max(32768))
-    .refine((data) => Object.keys(data).length <= 16, 'must have at most 16 keys')
+    .record(configKey, z.string())
+    .refine((data) => configDataBytes(data) <= MAX_CONFIG_BYTES, `must hold at most ${MAX_CONFIG_BYTES} bytes in all, what one ConfigMap can hold`)
     .default({})
     .superRefine((data, ctx) => {
       const hostports = data[HOSTPORTS_KEY];
@@ -72,6 +84,8 @@ export interface KindCustomHttpStatus {
   observedGeneration?: number;
   replicas?: number;
   readyReplicas?: number;
+  /** The pods' label selector, as a string (the scale subresource's labelSelectorPath). */
+  selector?: string;
   conditions?: Condition[];
 }
 
@@ -87,6 +101,7 @@ export interface KindCustomHttp {
     resourceVersion?: string;
     deletionTimestamp?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
   };
   spec?: unknown;
   status?: KindCustomHttpStatus;
@@ -94,10 +109,12 @@ export interface KindCustomHttp {
 
 export type SpecParseResult = { ok: true; spec: KindCustomHttpSpec } | { ok: false; message: string };
 
-/** Validates a CR's spec, with one readable message listing every problem. */
+/** Validates a CR's spec, with one readable message naming its problems (the first ten, and how many more). */
 export function parseSpec(spec: unknown): SpecParseResult {
   const result = kindCustomHttpSpecSchema.safeParse(spec ?? {});
   if (result.success) return { ok: true, spec: result.data };
-  const message = result.error.issues.map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`).join('; ');
+  const problems = result.error.issues.map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`);
+  const more = problems.length - MAX_PROBLEMS_LISTED;
+  const message = problems.slice(0, MAX_PROBLEMS_LISTED).join('; ') + (more > 0 ? `; and ${more} more` : '');
   return { ok: false, message };
 }

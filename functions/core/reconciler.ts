@@ -1,12 +1,14 @@
-// The reconcile loop shared by every function: read, decide (pure), apply, report. Running it
-// twice, or twenty times at once, is always safe.
-import type { V1Deployment } from '@kubernetes/client-node';
+// The reconcile shared by every function: read, decide (pure), apply what drifted, report.
+// Running it twice, or twenty times at once, is always safe.
 import { createHash } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
-import { configMapName, desiredChildren, strayEntriesPatch, workloadName } from './desired.js';
+import { childKindInfo, childKinds, desiredChildren, type ChildKind, type ChildObject, type Children } from './children.js';
+import { podSelector } from './desired.js';
+import { ADOPT_ANNOTATION, claimOf, driftOf, strayEntriesPatch } from './drift.js';
+import { classifyFailure, TerminalFailureError, type TerminalReason } from './failures.js';
+import { ApiError } from './kube-client.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
-import { RejectedApiError, type ChildKind, type ChildObject, type EventRecord, type KubeApi } from './kube-api.js';
-import { computeStatus, statusChanged, type Observation, type TerminalFailure } from './status.js';
+import type { EventRecord, KubeApi } from './kube-api.js';
+import { computeStatus, statusChanged, type Observation } from './status.js';
 
 /** The part of a logger the core needs (Powertools' Logger fits it). */
 export interface Log {
@@ -22,14 +24,18 @@ export interface ReconcileTarget {
 export interface ChildChange {
   kind: ChildKind;
   name: string;
-  action: 'created' | 'updated' | 'recreated';
+  action: 'created' | 'updated' | 'recreated' | 'adopted';
   /** Paths of the fields we own whose values differed, e.g. `spec.replicas`. */
   fields: string[];
 }
 
 export interface ReconcileResult {
-  /** `deleting`: the CR (or its namespace) is being deleted, and its children with it. */
-  outcome: 'not-found' | 'deleting' | 'converged' | 'invalid' | 'rejected';
+  /**
+   * `deleting`: the CR (or its namespace) is being deleted, and its children with it.
+   * `degraded`: a failure no retry can fix is reported on the CR (see `reason`).
+   */
+  outcome: 'not-found' | 'deleting' | 'converged' | 'degraded';
+  reason?: TerminalReason;
   changes: ChildChange[];
   statusUpdated: boolean;
   ready: boolean;
@@ -42,127 +48,127 @@ export interface ReconcileContext {
   now?: () => Date;
 }
 
-const childKinds: ChildKind[] = ['ConfigMap', 'Deployment', 'Service'];
-const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpdated: false, ready: false };
+/** What one child needs, decided from the CR and what was observed. */
+type WritablePlan =
+  | { kind: ChildKind; name: string; action: 'none'; observed: ChildObject }
+  | { kind: ChildKind; name: string; action: Exclude<ChildChange['action'], 'recreated'>; desired: ChildObject; observed?: ChildObject; fields: string[] };
+type ChildPlan = WritablePlan | { kind: ChildKind; name: string; action: 'conflict'; why: string };
 
-function childName(kind: ChildKind, crName: string): string {
-  return kind === 'ConfigMap' ? configMapName(crName) : workloadName(crName);
-}
+const notFound: ReconcileResult = { outcome: 'not-found', changes: [], statusUpdated: false, ready: false };
+const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpdated: false, ready: false };
 
 /**
  * Converges one KindCustomHttp:
- *  1. read the CR and its children (at once: child names follow from the CR's name);
+ *  1. read the CR and its children at once (their names follow from the CR's name);
  *  2. validate the spec: an invalid one is reported as Degraded and not retried;
- *  3. apply the desired children with server-side apply (a no-op when nothing drifted);
- *  4. rebuild the status from what the apply returned, and write it only if it changed;
- *  5. record an Event on the CR for each change.
- * Throws TransientApiError when the API failed in a way a retry may fix.
+ *  3. decide, child by child, whether it is ours and what drifted; an object in the way is
+ *     reported, never touched;
+ *  4. apply (server-side) only the children that drifted or are missing;
+ *  5. rebuild the status from what was observed and applied, and write it only if it changed;
+ *     record one Event when existing children had to change.
+ * Throws when the API failed in a way a retry may fix.
  */
 export async function reconcile(context: ReconcileContext, target: ReconcileTarget): Promise<ReconcileResult> {
-  const { api, log } = context;
-  const now = context.now ?? (() => new Date());
+  const { api } = context;
   const { namespace, name } = target;
-
-  const [cr, ...observed] = await Promise.all([
+  const [cr, ...found] = await Promise.all([
     api.getKindCustomHttp(namespace, name),
-    ...childKinds.map((kind) => api.getChild(kind, namespace, childName(kind, name))),
+    ...childKinds.map((kind) => api.getChild(kind, namespace, childKindInfo[kind].name(name))),
   ]);
-  if (!cr) {
-    // Deleted: the garbage collector removes the children through their ownerReferences.
-    return { outcome: 'not-found', changes: [], statusUpdated: false, ready: false };
-  }
+  if (!cr) return notFound;
   if (cr.metadata.deletionTimestamp) return deleting;
-  const generation = cr.metadata.generation ?? 0;
-
-  const parsed = parseSpec(cr.spec);
-  if (!parsed.ok) {
-    return reportFailure(context, cr, 'invalid', { reason: 'InvalidSpec', message: parsed.message }, now());
-  }
-
-  const desired = desiredChildren(cr, parsed.spec);
-  const byKind = { ConfigMap: desired.configMap, Deployment: desired.deployment, Service: desired.service };
-  let applied: Array<{ object: ChildObject; change?: ChildChange }>;
+  const observed = Object.fromEntries(childKinds.flatMap((kind, index) => (found[index] ? [[kind, found[index]]] : []))) as Children;
   try {
-    applied = await Promise.all(childKinds.map((kind, index) => applyChild(api, byKind[kind], observed[index])));
+    return await converge(context, cr, observed);
   } catch (error) {
-    if (error instanceof RejectedApiError && error.namespaceTerminating) return deleting;
-    if (error instanceof RejectedApiError && (error.code === 400 || error.code === 422)) {
-      return reportFailure(context, cr, 'rejected', { reason: 'ApplyRejected', message: error.message }, now());
-    }
+    const failure = classifyFailure(error);
+    if (failure.kind === 'gone' || failure.kind === 'terminating') return deleting;
+    if (failure.kind === 'terminal') return reportFailure(context, cr, failure.reason, failure.message);
     throw error;
   }
+}
 
-  const changes = applied.flatMap(({ change }) => (change ? [change] : []));
-  for (const change of changes) {
-    log.info(`${change.action} ${change.kind} ${namespace}/${change.name}`, { namespace, name, change });
+async function converge(context: ReconcileContext, cr: KindCustomHttp, observed: Children): Promise<ReconcileResult> {
+  const { api, log } = context;
+  const parsed = parseSpec(cr.spec);
+  if (!parsed.ok) throw new TerminalFailureError('InvalidSpec', parsed.message);
+  const plans = planChildren(cr, desiredChildren(cr, parsed.spec), observed);
+  const conflicts = plans.flatMap((plan) => (plan.action === 'conflict' ? [`${plan.kind} ${cr.metadata.namespace}/${plan.name} exists and is not this CR's: ${plan.why}`] : []));
+  if (conflicts.length > 0) {
+    // Nothing is applied: a Deployment would mount a ConfigMap that is not ours, a Service select foreign pods.
+    throw new TerminalFailureError('NameConflict', `${conflicts.join('; ')}. Delete or rename it, or set the annotation ${ADOPT_ANNOTATION}=true on the CR to take it over.`);
   }
 
-  const deployment = applied[childKinds.indexOf('Deployment')]!.object as V1Deployment;
-  const observation: Observation = { kind: 'converged', generation, desiredReplicas: parsed.spec.replicaCount, deployment };
-  const status = computeStatus(cr.status, observation, now());
+  const applied = await Promise.all(plans.filter((plan): plan is WritablePlan => plan.action !== 'conflict').map((plan) => carryOut(api, plan)));
+  const changes = applied.flatMap(({ change }) => (change ? [change] : []));
+  for (const change of changes) log.info(`${change.action} ${change.kind} ${cr.metadata.namespace}/${change.name}`, { change });
+
+  const current = Object.fromEntries(applied.map(({ kind, object }) => [kind, object])) as Required<Children>;
+  const deployment = current.Deployment;
+  const generation = cr.metadata.generation ?? 0;
+  const observation: Observation = { kind: 'converged', generation, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment };
+  const now = context.now?.() ?? new Date();
+  const status = computeStatus(cr.status, observation, now);
   const statusUpdated = statusChanged(cr.status, status);
-  const events = changes.map((change) => changeEvent(cr, change, applied));
-  await Promise.all([
-    statusUpdated ? api.applyStatus(cr, status) : undefined,
-    ...events.map((event) => api.recordEvent(cr, event, now())),
-  ]);
+  const event = changeEvent(cr, changes);
+  await Promise.all([statusUpdated ? api.applyStatus(cr, status) : undefined, event ? api.recordEvent(cr, event, now) : undefined]);
   const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   return { outcome: 'converged', changes, statusUpdated, ready };
 }
 
-/** Applies one child and says what changed, comparing resourceVersions before and after. */
-async function applyChild(api: KubeApi, desired: ChildObject, before: ChildObject | undefined): Promise<{ object: ChildObject; change?: ChildChange }> {
-  const kind = desired.kind as ChildKind;
-  const { name, namespace } = desired.metadata as { name: string; namespace: string };
-  const fields = before ? changedFields(desired, before) : [];
-  let action: ChildChange['action'] = before ? 'updated' : 'created';
+/** Pure: for each child kind, what to do given the desired object and the observed one. */
+export function planChildren(cr: KindCustomHttp, desired: Record<ChildKind, ChildObject>, observed: Children): ChildPlan[] {
+  return childKinds.map((kind): ChildPlan => {
+    const name = childKindInfo[kind].name(cr.metadata.name);
+    const current = observed[kind];
+    const claim = claimOf(kind, current, cr, observed);
+    switch (claim.kind) {
+      case 'absent':
+        return { kind, name, action: 'created', desired: desired[kind], fields: [] };
+      case 'foreign':
+        return { kind, name, action: 'conflict', why: claim.why };
+      case 'adoptable':
+        return { kind, name, action: 'adopted', desired: desired[kind], observed: current, fields: driftOf(kind, desired[kind], current!) };
+      case 'ours': {
+        const fields = driftOf(kind, desired[kind], current!);
+        return fields.length === 0 ? { kind, name, action: 'none', observed: current! } : { kind, name, action: 'updated', desired: desired[kind], observed: current, fields };
+      }
+    }
+  });
+}
+
+/** Carries out one child's plan; returns the object as it now is, and what changed. */
+async function carryOut(api: KubeApi, plan: WritablePlan): Promise<{ kind: ChildKind; object: ChildObject; change?: ChildChange }> {
+  const { kind, name } = plan;
+  if (plan.action === 'none') return { kind, object: plan.observed };
+  let action: ChildChange['action'] = plan.action;
   let object: ChildObject;
   try {
-    object = await applyRetryingConflicts(api, desired);
+    object = await applyRetryingConflicts(api, kind, plan.desired);
   } catch (error) {
-    if (!(before && error instanceof RejectedApiError && error.code === 422 && /immutable/.test(error.message))) throw error;
+    const immutable = error instanceof ApiError && error.code === 422 && /immutable/.test(error.message);
+    if (!(plan.observed && immutable)) throw error;
     // A Deployment made by the original operator selects pods by a label every CR shared, and a
     // selector cannot be changed in place: replace the Deployment.
-    await api.deleteChild(kind, namespace, name);
-    object = await applyRetryingConflicts(api, desired);
+    await api.deleteChild(kind, plan.desired.metadata!.namespace!, name, plan.observed.metadata!.uid!);
+    object = await applyRetryingConflicts(api, kind, plan.desired);
     action = 'recreated';
   }
-  const strayPatch = strayEntriesPatch(desired, object);
-  if (strayPatch) {
-    object = await api.mergePatchChild(object, strayPatch);
-    fields.push(...Object.keys(strayPatch));
-  }
-  if (before && action !== 'recreated' && object.metadata?.resourceVersion === before.metadata?.resourceVersion) {
-    return { object };
-  }
-  return { object, change: { kind, name, action, fields } };
+  const strayPatch = strayEntriesPatch(kind, plan.desired, object);
+  if (strayPatch) object = await api.mergePatchChild(kind, object.metadata!.namespace!, name, strayPatch);
+  return { kind, object, change: { kind, name, action, fields: plan.fields } };
 }
 
 /** Concurrent first applies of one object can race to create it; the loser applies again. */
-async function applyRetryingConflicts(api: KubeApi, desired: ChildObject): Promise<ChildObject> {
+async function applyRetryingConflicts(api: KubeApi, kind: ChildKind, desired: ChildObject): Promise<ChildObject> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await api.applyChild(desired);
+      return await api.applyChild(kind, desired);
     } catch (error) {
-      const conflict = error instanceof RejectedApiError && error.code === 409;
+      const conflict = error instanceof ApiError && error.code === 409;
       if (!conflict || attempt >= 5) throw error;
     }
   }
-}
-
-/** Paths under `desired` whose values `actual` lacks or holds differently: what an apply will change. */
-export function changedFields(desired: unknown, actual: unknown, path = ''): string[] {
-  if (desired !== null && typeof desired === 'object' && !Array.isArray(desired)) {
-    const actualObject = actual !== null && typeof actual === 'object' && !Array.isArray(actual) ? (actual as Record<string, unknown>) : {};
-    return Object.entries(desired).flatMap(([key, value]) =>
-      path === '' && key === 'status' ? [] : changedFields(value, actualObject[key], path ? `${path}.${key}` : key),
-    );
-  }
-  if (Array.isArray(desired)) {
-    if (!Array.isArray(actual) || actual.length !== desired.length) return [path];
-    return desired.some((item, index) => changedFields(item, actual[index]).length > 0) ? [path] : [];
-  }
-  return isDeepStrictEqual(desired, actual) ? [] : [path];
 }
 
 function eventName(cr: KindCustomHttp, ...parts: Array<string | number | undefined>): string {
@@ -170,36 +176,45 @@ function eventName(cr: KindCustomHttp, ...parts: Array<string | number | undefin
   return `${cr.metadata.name.slice(0, 200)}.${digest}`;
 }
 
-function changeEvent(cr: KindCustomHttp, change: ChildChange, applied: Array<{ object: ChildObject }>): EventRecord {
-  const after = applied.find(({ object }) => object.kind === change.kind)?.object.metadata?.resourceVersion;
-  const reason = { created: 'Created', updated: 'Updated', recreated: 'Recreated' }[change.action];
-  const detail = change.fields.length > 0 ? ` (${change.fields.join(', ')})` : '';
+/**
+ * One Event for what had to change in existing children (drift repaired, a spec change rolled
+ * out, an adoption). Creating the children of a new CR records none: its status says it, and
+ * each Event is one more write to the apiserver in a burst.
+ */
+function changeEvent(cr: KindCustomHttp, changes: ChildChange[]): EventRecord | undefined {
+  const firstReconcile = cr.status?.observedGeneration === undefined;
+  const reported = firstReconcile ? changes.filter((change) => change.action !== 'created') : changes;
+  if (reported.length === 0) return undefined;
+  const describe = (c: ChildChange) => `${c.action} ${c.kind} ${c.name}${c.fields.length > 0 ? ` (${c.fields.join(', ')})` : ''}`;
+  const message = reported.map(describe).join('; ');
   return {
-    name: eventName(cr, change.kind, change.action, after),
+    name: eventName(cr, cr.metadata.resourceVersion, message),
     type: 'Normal',
-    reason,
-    message: `${change.action} ${change.kind} ${change.name}${detail}`,
+    reason: reported.some((c) => c.action === 'adopted') ? 'Adopted' : 'Updated',
+    message,
   };
 }
 
-async function reportFailure(
-  context: ReconcileContext,
-  cr: KindCustomHttp,
-  outcome: 'invalid' | 'rejected',
-  failure: TerminalFailure,
-  now: Date,
-): Promise<ReconcileResult> {
+async function reportFailure(context: ReconcileContext, cr: KindCustomHttp, reason: TerminalReason, message: string): Promise<ReconcileResult> {
   const { api, log } = context;
   const generation = cr.metadata.generation ?? 0;
   const { namespace, name } = cr.metadata;
-  log.warn(`${namespace}/${name}: ${failure.reason}: ${failure.message}`, { namespace, name, failure });
-  const status = computeStatus(cr.status, { kind: 'failed', generation, failure }, now);
+  log.warn(`${namespace}/${name}: ${reason}`, { reason, message: message.slice(0, 2000) });
+  const now = context.now?.() ?? new Date();
+  const status = computeStatus(cr.status, { kind: 'failed', generation, selector: podSelector(name), failure: { reason, message } }, now);
   const statusUpdated = statusChanged(cr.status, status);
-  if (statusUpdated) {
-    // One Warning per distinct failure of a generation, however often it is retried.
-    const event: EventRecord = { name: eventName(cr, failure.reason, generation, failure.message), type: 'Warning', reason: failure.reason, message: failure.message };
-    await Promise.all([api.applyStatus(cr, status), api.recordEvent(cr, event, now)]);
+  const result: ReconcileResult = { outcome: 'degraded', reason, changes: [], statusUpdated, ready: false, message };
+  if (!statusUpdated) return result;
+  // One Warning per distinct failure of a generation, however often it is retried.
+  const event: EventRecord = { name: eventName(cr, reason, generation, message), type: 'Warning', reason, message: status.conditions!.find((c) => c.type === 'Degraded')!.message };
+  const writes = await Promise.allSettled([api.applyStatus(cr, status), api.recordEvent(cr, event, now)]);
+  for (const write of writes) {
+    if (write.status === 'fulfilled') continue;
+    const failure = classifyFailure(write.reason);
+    if (failure.kind === 'gone' || failure.kind === 'terminating') return deleting;
+    if (failure.kind === 'transient') throw write.reason;
+    // Refused for good: nothing else can report it; the log and the metrics do.
+    log.warn('could not report the failure on the CR', { error: write.reason });
   }
-  return { outcome, changes: [], statusUpdated, ready: false, message: failure.message };
+  return result;
 }
-

@@ -1,67 +1,184 @@
-// The periodic full resync: every KindCustomHttp, page by page, through the same reconcile as the
-// event-driven path, a bounded number at a time.
+// The periodic full resync, from lists: every KindCustomHttp and every child the operator labels,
+// page by page, compared in memory with the same drift rules the reconcile uses. Only the CRs that
+// drifted, miss a child, or report a stale status are reconciled, so a resync of an unchanged
+// cluster costs a few requests per page, not per CR, and writes nothing. A run cut short by its
+// time budget leaves the CRs it did not reach drifted, and the next run finds them again.
+import { createHash } from 'node:crypto';
+import { childKindInfo, childKinds, type ChildKind, type ChildObject } from './children.js';
+import { LABEL_MANAGED_BY, MANAGED_BY, podSelector } from './desired.js';
+import { driftOf } from './drift.js';
+import { API_VERSION, KIND, parseSpec, type KindCustomHttp, type KindCustomHttpSpec } from './kindcustomhttp.js';
+import type { KubeApi, ListOptions, Page } from './kube-api.js';
+import { reconcile, type Log } from './reconciler.js';
+import { computeStatus, statusChanged, type Observation } from './status.js';
 import { forEachBounded } from './concurrency.js';
-import type { KubeApi } from './kube-api.js';
-import { reconcile, type Log, type ReconcileResult } from './reconciler.js';
 
 export interface ResyncOptions {
   namespaces?: string[];
-  concurrency: number;
+  /** Objects per list page. */
   pageSize: number;
-  /** Stop starting new reconciles when this returns false (the Lambda is about to time out). */
-  hasTimeLeft?: () => boolean;
+  /** Drifted CRs reconciled at once. */
+  concurrency: number;
+  /** Milliseconds left for starting reconciles; none starts once it reaches 0. */
+  timeLeft: () => number;
+  now?: () => Date;
 }
 
 export interface ResyncReport {
-  found: number;
-  converged: number;
-  /** CRs that had at least one child created, updated or recreated. */
+  /** CRs listed and compared with their children. */
+  checked: number;
+  /** CRs with a child missing or drifted, or a stale status. */
   drifted: number;
-  /** Children created, updated or recreated. */
+  /** Drifted CRs reconciled without an error. */
   repaired: number;
-  invalid: number;
+  /** Drifted CRs whose reconcile failed (transient errors; each is retried by the next run). */
   failed: Array<{ namespace: string; name: string; error: string }>;
-  /** False when time ran out before every CR was reached. */
-  complete: boolean;
+  /** Drifted CRs left for the next run because time ran out. */
+  notReached: number;
+  /** Reconciled CRs that report a failure no retry fixes (Degraded: invalid spec, quota, conflict, ...). */
+  degraded: number;
+  /** API requests the run made. */
+  requests: number;
 }
 
-export class ResyncIncompleteError extends Error {
-  constructor(readonly report: ResyncReport) {
-    super(`resync could not converge ${report.failed.length} of ${report.found} KindCustomHttps: ${report.failed.map((f) => `${f.namespace}/${f.name}: ${f.error}`).slice(0, 5).join('; ')}`);
-    this.name = 'ResyncIncompleteError';
+/** What the resync keeps of one CR while it reads the children: no more than comparing needs. */
+interface CrEntry {
+  cr: KindCustomHttp;
+  /** The parsed spec with configMapData replaced by its digest, or undefined when invalid. */
+  spec?: KindCustomHttpSpec;
+  /** Why it needs a reconcile; empty while it looks converged. */
+  drift: string[];
+  seen: Set<ChildKind>;
+}
+
+const DIGEST_KEY = '#sha256';
+
+/** A ConfigMap's data as one digest entry, so that 10,000 CRs' files never sit in memory at once. */
+function dataDigest(data: Record<string, string> | undefined): Record<string, string> {
+  const hash = createHash('sha256');
+  for (const key of Object.keys(data ?? {}).sort()) hash.update(`${key.length}:${key}${data![key]!.length}:${data![key]}`);
+  return { [DIGEST_KEY]: hash.digest('hex') };
+}
+
+function compact(kind: ChildKind, object: ChildObject): ChildObject {
+  if (kind !== 'ConfigMap') return object;
+  const configMap = object as ChildObject<'ConfigMap'>;
+  return { ...configMap, data: dataDigest(configMap.data), binaryData: configMap.binaryData && dataDigest(configMap.binaryData) };
+}
+
+async function* pages<T>(list: (options: ListOptions) => Promise<Page<T>>, options: Omit<ListOptions, 'continueToken'>): AsyncGenerator<T[]> {
+  let continueToken: string | undefined;
+  do {
+    const page = await list({ ...options, continueToken });
+    yield page.items;
+    continueToken = page.continueToken;
+  } while (continueToken);
+}
+
+/** Pure: a Degraded CR whose cause may have gone away (a quota raised, a policy lifted) is tried again. */
+function retriableDegradation(cr: KindCustomHttp): string | undefined {
+  const degraded = cr.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True');
+  return degraded && degraded.reason !== 'InvalidSpec' && degraded.reason !== 'ProgressDeadlineExceeded' ? `Degraded (${degraded.reason})` : undefined;
+}
+
+function indexCr(cr: KindCustomHttp, now: Date): CrEntry {
+  const entry: CrEntry = { cr, drift: [], seen: new Set() };
+  if (cr.metadata.deletionTimestamp) return entry;
+  const parsed = parseSpec(cr.spec);
+  if (!parsed.ok) {
+    const expected = computeStatus(cr.status, { kind: 'failed', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), failure: { reason: 'InvalidSpec', message: parsed.message } }, now);
+    if (statusChanged(cr.status, expected)) entry.drift.push('status');
+    return entry;
+  }
+  entry.spec = { ...parsed.spec, configMapData: dataDigest(parsed.spec.configMapData) };
+  const degraded = retriableDegradation(cr);
+  if (degraded) entry.drift.push(degraded);
+  // The CR itself is not kept whole: its configMapData may be large.
+  entry.cr = { ...cr, spec: undefined };
+  return entry;
+}
+
+function compareChild(entry: CrEntry, kind: ChildKind, observed: ChildObject, now: Date): void {
+  const { cr, spec } = entry;
+  if (!spec || cr.metadata.deletionTimestamp) return;
+  entry.seen.add(kind);
+  const desired = compact(kind, childKindInfo[kind].desired(cr, spec));
+  entry.drift.push(...driftOf(kind, desired, compact(kind, observed)).map((field) => `${kind} ${field}`));
+  if (kind === 'Deployment') {
+    const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: spec.replicaCount, deployment: observed as ChildObject<'Deployment'> };
+    if (statusChanged(cr.status, computeStatus(cr.status, observation, now))) entry.drift.push('status');
   }
 }
 
-function tally(report: ResyncReport, result: ReconcileResult): void {
-  if (result.outcome === 'converged') report.converged++;
-  if (result.outcome === 'invalid' || result.outcome === 'rejected') report.invalid++;
-  if (result.changes.length > 0) report.drifted++;
-  report.repaired += result.changes.length;
+/** The CR a listed child belongs to, by its controller reference and its name. */
+function ownerKey(kind: ChildKind, object: ChildObject): string | undefined {
+  const owner = object.metadata?.ownerReferences?.find((ref) => ref.controller && ref.kind === KIND && ref.apiVersion === API_VERSION);
+  if (!owner || childKindInfo[kind].name(owner.name) !== object.metadata?.name) return undefined;
+  return `${object.metadata?.namespace}/${owner.name}`;
 }
 
-/** Converges every KindCustomHttp; a CR that fails is reported and the rest carry on. */
+/** Lists everything, then converges the CRs that need it, as long as time allows. */
 export async function resync(context: { api: KubeApi; log: Log }, options: ResyncOptions): Promise<ResyncReport> {
-  const report: ResyncReport = { found: 0, converged: 0, drifted: 0, repaired: 0, invalid: 0, failed: [], complete: true };
-  const hasTimeLeft = options.hasTimeLeft ?? (() => true);
-  for (const namespace of options.namespaces ?? [undefined]) {
-    let continueToken: string | undefined;
-    do {
-      const page = await context.api.listKindCustomHttps({ namespace, limit: options.pageSize, continueToken });
-      report.found += page.items.length;
-      await forEachBounded(page.items, options.concurrency, async (cr) => {
-        if (!hasTimeLeft()) {
-          report.complete = false;
-          return;
-        }
-        const target = { namespace: cr.metadata.namespace, name: cr.metadata.name };
-        try {
-          tally(report, await reconcile(context, target));
-        } catch (error) {
-          report.failed.push({ ...target, error: error instanceof Error ? error.message : String(error) });
-        }
-      });
-      continueToken = page.continueToken;
-    } while (continueToken && report.complete);
+  const { api, log } = context;
+  const now = options.now?.() ?? new Date();
+  const requestsBefore = api.client.requestCount;
+  const index = new Map<string, CrEntry>();
+  const scopes = options.namespaces ?? [undefined];
+
+  for (const namespace of scopes) {
+    for await (const items of pages((o) => api.listKindCustomHttps(o), { namespace, limit: options.pageSize })) {
+      for (const cr of items) index.set(`${cr.metadata.namespace}/${cr.metadata.name}`, indexCr(cr, now));
+    }
   }
+  const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+  for (const kind of childKinds) {
+    for (const namespace of scopes) {
+      for await (const items of pages((o) => api.listChildren(kind, o), { namespace, labelSelector, limit: options.pageSize })) {
+        for (const object of items) {
+          const entry = index.get(ownerKey(kind, object) ?? '');
+          if (entry) compareChild(entry, kind, object, now);
+        }
+      }
+    }
+  }
+
+  const drifted: CrEntry[] = [];
+  for (const entry of index.values()) {
+    if (entry.spec) for (const kind of childKinds) if (!entry.seen.has(kind)) entry.drift.push(`${kind} missing`);
+    if (entry.drift.length > 0) drifted.push(entry);
+  }
+  const report: ResyncReport = { checked: index.size, drifted: drifted.length, repaired: 0, failed: [], notReached: 0, degraded: 0, requests: 0 };
+  await repair(context, shuffled(drifted), options, report);
+  report.requests = api.client.requestCount - requestsBefore;
+  if (report.notReached > 0) log.warn('the resync ran out of time; the next run takes up the CRs it did not reach', { notReached: report.notReached });
   return report;
+}
+
+async function repair(context: { api: KubeApi; log: Log }, drifted: CrEntry[], options: ResyncOptions, report: ResyncReport): Promise<void> {
+  await forEachBounded(drifted, options.concurrency, async (entry) => {
+    const target = { namespace: entry.cr.metadata.namespace, name: entry.cr.metadata.name };
+    if (options.timeLeft() <= 0) {
+      report.notReached++;
+      return;
+    }
+    context.log.info('drifted', { ...target, drift: entry.drift.slice(0, 20) });
+    try {
+      const result = await reconcile(context, target);
+      if (result.outcome === 'degraded') report.degraded++;
+      else report.repaired++;
+    } catch (error) {
+      context.log.warn('could not converge a drifted CR; the next run tries again', { ...target, error });
+      report.failed.push({ ...target, error: error instanceof Error ? error.message : String(error) });
+    }
+  });
+}
+
+/** A fair order: a CR that keeps failing slowly cannot starve the same others run after run. */
+function shuffled<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
 }

@@ -1,17 +1,18 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { KindCustomHttpStatus } from './kindcustomhttp.js';
-import { computeStatus, statusChanged, type Observation } from './status.js';
+import { boundedMessage, computeStatus, MAX_MESSAGE_LENGTH, statusChanged, type Observation } from './status.js';
 
 const t0 = new Date('2026-11-24T09:00:00Z');
 const t1 = new Date('2026-11-24T09:05:00Z');
+const selector = 'app.kubernetes.io/name=http-server,app.kubernetes.io/instance=sample';
 
 function deployment(status: V1Deployment['status'], generation = 1): V1Deployment {
   return { metadata: { generation }, status };
 }
 
 function converged(dep: V1Deployment, desiredReplicas = 2, generation = 3): Observation {
-  return { kind: 'converged', generation, desiredReplicas, deployment: dep };
+  return { kind: 'converged', generation, selector, desiredReplicas, deployment: dep };
 }
 
 const conditionOf = (status: KindCustomHttpStatus, type: string) => status.conditions!.find((c) => c.type === type)!;
@@ -26,8 +27,8 @@ describe('computeStatus', () => {
       expect(conditionOf(status, 'Degraded')).toMatchObject({ status: 'False' });
     });
 
-    it('records the generation it observed and the replica counts', () => {
-      expect(status).toMatchObject({ observedGeneration: 3, replicas: 2, readyReplicas: 2 });
+    it('records the generation it observed, the replica counts and the pod selector', () => {
+      expect(status).toMatchObject({ observedGeneration: 3, replicas: 2, readyReplicas: 2, selector });
       expect(status.conditions!.every((c) => c.observedGeneration === 3)).toBe(true);
     });
   });
@@ -59,7 +60,7 @@ describe('computeStatus', () => {
 
   describe('when the spec is invalid', () => {
     const previous = computeStatus(undefined, converged(deployment({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, readyReplicas: 2 })), t0);
-    const status = computeStatus(previous, { kind: 'failed', generation: 4, failure: { reason: 'InvalidSpec', message: 'spec.port: too big' } }, t1);
+    const status = computeStatus(previous, { kind: 'failed', generation: 4, selector, failure: { reason: 'InvalidSpec', message: 'spec.port: too big' } }, t1);
 
     it('reports Degraded and not Ready with the reason and message', () => {
       expect(conditionOf(status, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec', message: 'spec.port: too big' });
@@ -68,6 +69,15 @@ describe('computeStatus', () => {
 
     it('keeps the last replica counts it saw', () => {
       expect(status).toMatchObject({ observedGeneration: 4, replicas: 2, readyReplicas: 2 });
+    });
+
+    it('cuts a message longer than the CRD allows, saying so', () => {
+      const long = computeStatus(undefined, { kind: 'failed', generation: 1, selector, failure: { reason: 'InvalidSpec', message: 'x'.repeat(400_000) } }, t0);
+
+      const message = conditionOf(long, 'Degraded').message;
+
+      expect(message).toHaveLength(MAX_MESSAGE_LENGTH);
+      expect(message).toMatch(/^x+ \[cut: \d+ more characters\]$/);
     });
   });
 
@@ -90,5 +100,17 @@ describe('computeStatus', () => {
 
   it('sees a first status as a change', () => {
     expect(statusChanged(undefined, computeStatus(undefined, converged(deployment({})), t0))).toBe(true);
+  });
+});
+
+describe('boundedMessage', () => {
+  it('leaves a message within the limit as it is', () => {
+    expect(boundedMessage('short', 10)).toBe('short');
+  });
+
+  it('cuts a longer one to exactly the limit and counts what it cut', () => {
+    const cut = boundedMessage('abcdefghijklmnopqrstuvwxyz0123456789abcdefghij', 40);
+    expect(cut).toHaveLength(40);
+    expect(cut).toBe('abcdefghijklmn [cut: 32 more characters]');
   });
 });

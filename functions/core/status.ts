@@ -2,17 +2,35 @@
 // keeps its lastTransitionTime while its status stays the same, so an unchanged world writes nothing.
 import type { V1Deployment } from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
+import type { TerminalReason } from './failures.js';
 import type { Condition, KindCustomHttpStatus } from './kindcustomhttp.js';
 
-/** Why a reconcile could not converge, when retrying cannot help until someone edits the CR. */
+/** Why a reconcile could not converge, when retrying cannot help until someone acts. */
 export interface TerminalFailure {
-  reason: 'InvalidSpec' | 'ApplyRejected';
+  reason: TerminalReason;
   message: string;
 }
 
+/** The CRD's limit on a condition's message. */
+export const MAX_MESSAGE_LENGTH = 32768;
+
+/** `message`, cut to the CRD's limit with a marker saying so, so that a status write never fails on its length. */
+export function boundedMessage(message: string, limit = MAX_MESSAGE_LENGTH): string {
+  if (message.length <= limit) return message;
+  const marker = (cut: number) => ` [cut: ${cut} more characters]`;
+  const keep = limit - marker(message.length).length;
+  return message.slice(0, keep) + marker(message.length - keep);
+}
+
+interface ObservationBase {
+  generation: number;
+  /** The server pods' label selector, which the scale subresource reports. */
+  selector: string;
+}
+
 export type Observation =
-  | { kind: 'converged'; generation: number; desiredReplicas: number; deployment: V1Deployment }
-  | { kind: 'failed'; generation: number; failure: TerminalFailure };
+  | (ObservationBase & { kind: 'converged'; desiredReplicas: number; deployment: V1Deployment })
+  | (ObservationBase & { kind: 'failed'; failure: TerminalFailure });
 
 type ConditionValue = Pick<Condition, 'status' | 'reason' | 'message'>;
 
@@ -38,7 +56,7 @@ function conditionValues(observation: Observation): Record<Condition['type'], Co
     const { reason, message } = observation.failure;
     return {
       Ready: { status: 'False', reason, message },
-      Progressing: { status: 'False', reason, message: 'waiting for the spec to be corrected' },
+      Progressing: { status: 'False', reason, message: 'waiting for the cause to be fixed' },
       Degraded: { status: 'True', reason, message },
     };
   }
@@ -67,6 +85,7 @@ export function computeStatus(current: KindCustomHttpStatus | undefined, observa
     return {
       type,
       ...value,
+      message: boundedMessage(value.message),
       observedGeneration: observation.generation,
       lastTransitionTime: previous && previous.status === value.status ? previous.lastTransitionTime : now.toISOString(),
     };
@@ -75,7 +94,7 @@ export function computeStatus(current: KindCustomHttpStatus | undefined, observa
     observation.kind === 'converged'
       ? { replicas: observation.deployment.status?.replicas ?? 0, readyReplicas: observation.deployment.status?.readyReplicas ?? 0 }
       : { replicas: current?.replicas ?? 0, readyReplicas: current?.readyReplicas ?? 0 };
-  return { observedGeneration: observation.generation, ...replicaCounts, conditions };
+  return { observedGeneration: observation.generation, ...replicaCounts, selector: observation.selector, conditions };
 }
 
 export function statusChanged(current: KindCustomHttpStatus | undefined, next: KindCustomHttpStatus): boolean {
@@ -87,6 +106,7 @@ function normalize(status: KindCustomHttpStatus): KindCustomHttpStatus {
     observedGeneration: status.observedGeneration,
     replicas: status.replicas ?? 0,
     readyReplicas: status.readyReplicas ?? 0,
+    selector: status.selector,
     conditions: [...(status.conditions ?? [])]
       .sort((a, b) => a.type.localeCompare(b.type))
       .map(({ type, status: s, reason, message, observedGeneration, lastTransitionTime }) => ({

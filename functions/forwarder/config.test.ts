@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError } from '../core/environment.js';
+import { ConfigurationError } from '../core/settings.js';
 import { readForwarderConfig } from './config.js';
 
 const minimal = { EVENT_BUS_NAME: 'bus', AWS_REGION: 'eu-west-1', KUBECONFIG: '/tmp/kubeconfig', POD_NAMESPACE: 'forwarder' };

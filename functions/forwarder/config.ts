@@ -2,7 +2,7 @@
 // or malformed setting stops it at once with a message naming the variable.
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ConfigurationError } from '../core/environment.js';
+import { ConfigurationError } from '../core/settings.js';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const kubernetesName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

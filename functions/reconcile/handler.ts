@@ -1,43 +1,102 @@
-// Reconcile function: triggered by the bus rule for forwarder events. Parses the event, converges
-// the CR it names, and lets transient API errors escape so Lambda retries the event.
-import type { Context } from 'aws-lambda';
-import { Semaphore } from '../core/concurrency.js';
-import { reconcileEventSchema, reconcileTarget } from '../core/event-contract.js';
+// Reconcile function, fed by the SQS queue behind the bus rule. Each CR a batch names is
+// reconciled once, however many of its events the batch holds; a transient failure is retried
+// here while the invocation has time, then only that CR's records are handed back to the queue
+// (ReportBatchItemFailures), which delivers them again later and dead-letters them after an hour.
+// A bare EventBridge event (`osls invoke local`, a replay aimed at the function) is taken too.
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { retrying } from '../core/backoff.js';
+import { readFunctionEnvironment } from '../core/environment.js';
+import { reconcileEventSchema, reconcileTarget, sqsBatchSchema, type BatchResponse } from '../core/event-contract.js';
+import { isTransient } from '../core/failures.js';
 import { invocationLogger, metrics, MetricUnit } from '../core/observability.js';
-import { reconcile, type ReconcileResult } from '../core/reconciler.js';
-import { functionRuntime } from '../core/runtime.js';
+import { reconcile, type ReconcileResult, type ReconcileTarget } from '../core/reconciler.js';
+import { lazyKubeApi } from '../core/runtime.js';
+import { describeIssues } from '../core/validation.js';
 
-let invocations: Semaphore | undefined;
+// Read at cold start: a bad setting fails the function's start, naming the setting.
+const kubeApi = lazyKubeApi(readFunctionEnvironment());
+const processor = new BatchProcessor(EventType.SQS);
+/** Kept back from the invocation's time to hand failed records back before Lambda stops it. */
+const RETRY_MARGIN_MS = 5_000;
+/** Without a Lambda context (tests, scripts), transient failures are retried for this long. */
+const DEFAULT_RETRY_BUDGET_MS = 10_000;
+const retryBackoff = { baseMs: 200, maxMs: 4_000 };
 
 export type ReconcileHandlerResult = ReconcileResult | { outcome: 'malformed-event'; message: string };
 
-export async function handler(event: unknown, context?: Context): Promise<ReconcileHandlerResult> {
-  metrics.captureColdStartMetric();
-  let log = invocationLogger(context);
-  try {
-    const parsed = reconcileEventSchema.safeParse(event);
-    if (!parsed.success) {
-      // Retrying a malformed event cannot help: log it once and succeed.
-      const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
-      log.error('malformed event dropped', { problems, event });
-      metrics.addMetric('MalformedEvents', MetricUnit.Count, 1);
-      return { outcome: 'malformed-event', message: problems };
+/** Parses one event and reconciles the CR it names; a malformed event is logged and dropped. */
+async function reconcileEvent(event: unknown, context: Context | undefined, once: (target: ReconcileTarget, keys: Record<string, unknown>) => Promise<ReconcileResult>): Promise<ReconcileHandlerResult> {
+  const parsed = reconcileEventSchema.safeParse(event);
+  if (!parsed.success) {
+    // Retrying a malformed event cannot help.
+    const message = describeIssues(parsed.error.issues);
+    invocationLogger(context).error('malformed event dropped', { problems: message, event });
+    metrics.addMetric('MalformedEvents', MetricUnit.Count, 1);
+    return { outcome: 'malformed-event', message };
+  }
+  return once(reconcileTarget(parsed.data), { eventId: parsed.data.id, eventKey: parsed.data.detail.key });
+}
+
+/** One reconcile per CR per invocation; the events of a CR that arrive together share it. */
+function reconcilerFor(context: Context | undefined): (target: ReconcileTarget, keys: Record<string, unknown>) => Promise<ReconcileResult> {
+  const started = Date.now();
+  const timeLeft = () => (context ? context.getRemainingTimeInMillis() - RETRY_MARGIN_MS : DEFAULT_RETRY_BUDGET_MS - (Date.now() - started));
+  const running = new Map<string, Promise<ReconcileResult>>();
+  return (target, keys) => {
+    const key = `${target.namespace}/${target.name}`;
+    let result = running.get(key);
+    if (!result) {
+      result = reconcileLogged(target, context, keys, timeLeft);
+      running.set(key, result);
     }
-    const target = reconcileTarget(parsed.data);
-    log = invocationLogger(context, { eventId: parsed.data.id, eventKey: parsed.data.detail.key, namespace: target.namespace, name: target.name });
-    const { api, env } = await functionRuntime();
-    invocations ??= new Semaphore(env.MAX_CONCURRENT_RECONCILES);
-    const result = await invocations.run(() => reconcile({ api, log }, target));
-    log.info('reconciled', { outcome: result.outcome, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready });
+    return result;
+  };
+}
+
+async function reconcileLogged(target: ReconcileTarget, context: Context | undefined, keys: Record<string, unknown>, timeLeft: () => number): Promise<ReconcileResult> {
+  const log = invocationLogger(context, { ...keys, namespace: target.namespace, name: target.name });
+  try {
+    const api = await kubeApi();
+    const result = await retrying(() => reconcile({ api, log }, target), {
+      backoff: retryBackoff,
+      retryable: isTransient,
+      timeLeft,
+      onRetry: (error, attempt, delayMs) => log.warn('reconcile failed; retrying', { error, attempt, delayMs }),
+    });
+    log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready });
     metrics.addMetric('Reconciles', MetricUnit.Count, 1);
     metrics.addMetric('ChildrenChanged', MetricUnit.Count, result.changes.length);
-    if (result.outcome === 'invalid' || result.outcome === 'rejected') metrics.addMetric('InvalidResources', MetricUnit.Count, 1);
+    if (result.outcome === 'degraded') metrics.addMetric('DegradedResources', MetricUnit.Count, 1);
     return result;
   } catch (error) {
-    log.error('reconcile failed; the event will be retried', error as Error);
+    log.error('reconcile failed; the event goes back to the queue', error as Error);
     metrics.addMetric('ReconcileErrors', MetricUnit.Count, 1);
     throw error;
+  }
+}
+
+export async function handler(event: unknown, context?: Context): Promise<BatchResponse | ReconcileHandlerResult> {
+  metrics.captureColdStartMetric();
+  const once = reconcilerFor(context);
+  try {
+    if (sqsBatchSchema.safeParse(event).success) {
+      const batch = event as SQSEvent;
+      metrics.addMetric('BatchSize', MetricUnit.Count, batch.Records.length);
+      const recordHandler = (record: SQSRecord) => reconcileEvent(parseBody(record), context, once);
+      // A batch whose every record failed is still an answer, not an error: the queue retries exactly those.
+      return await processPartialResponse(batch, recordHandler, processor, { context, throwOnFullBatchFailure: false });
+    }
+    return await reconcileEvent(event, context, once);
   } finally {
     metrics.publishStoredMetrics();
+  }
+}
+
+function parseBody(record: SQSRecord): unknown {
+  try {
+    return JSON.parse(record.body);
+  } catch {
+    return { body: record.body };
   }
 }

@@ -12,7 +12,7 @@ import { installCrd } from './crd.js';
 import { Progress } from './progress.js';
 import { LocalStack } from './stack.js';
 
-// The original project's sample CR, unchanged.
+// The original operator's sample CR, kept in the repository.
 const samplePath = 'infra/local/sample-kindcustomhttp.yaml';
 
 const started = Date.now();

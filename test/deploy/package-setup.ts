@@ -14,7 +14,9 @@ declare module 'vitest' {
   }
 }
 
-const REPO = new URL('../..', import.meta.url).pathname;
+export const REPO = new URL('../..', import.meta.url).pathname;
+/** osls as the repository installs it, run with this Node.js. */
+export const OSLS = [process.execPath, join(REPO, 'node_modules/osls/bin/serverless.js')] as const;
 
 /** The parameters the tests check for in the template; the rest are serverless.yml's defaults. */
 export const PACKAGE_PARAMS = {
@@ -28,22 +30,33 @@ export const PACKAGE_PARAMS = {
 
 export const KUBECONFIG_SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stimulated-peering/kubeconfig-AbCdEf';
 
-/** An EKS cluster, and a cluster reached with a kubeconfig kept in Secrets Manager. */
+/** The functions' network when the cluster endpoint is private (the `secret` package only). */
+export const PRIVATE_NETWORK = { subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], securityGroupIds: ['sg-0123456789abcdef0'] };
+
+/**
+ * An EKS cluster with a public endpoint, and a cluster reached with a kubeconfig kept in Secrets
+ * Manager from inside a VPC (both settings in one package: osls takes 20 s per package).
+ */
 const VARIANTS = {
   eks: { clusterAccess: 'eks' },
-  secret: { clusterAccess: 'secret', kubeconfigSecretArn: KUBECONFIG_SECRET_ARN },
+  secret: {
+    clusterAccess: 'secret',
+    kubeconfigSecretArn: KUBECONFIG_SECRET_ARN,
+    subnetIds: PRIVATE_NETWORK.subnetIds.join(','),
+    securityGroupIds: PRIVATE_NETWORK.securityGroupIds.join(','),
+  },
 } as const;
 export type PackageVariant = keyof typeof VARIANTS;
 
 /** The environment without anything that could lead to AWS credentials. */
-function credentialFreeEnv(home: string): NodeJS.ProcessEnv {
+export function credentialFreeEnv(home: string): NodeJS.ProcessEnv {
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
   return { ...env, HOME: home, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' };
 }
 
 async function osls(args: string[], home: string): Promise<void> {
   try {
-    await promisify(execFile)(process.execPath, [join(REPO, 'node_modules/osls/bin/serverless.js'), ...args], {
+    await promisify(execFile)(OSLS[0], [OSLS[1], ...args], {
       cwd: REPO,
       env: credentialFreeEnv(home),
       maxBuffer: 16 * 1024 * 1024,

@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readFunctionEnvironment } from '../../functions/core/environment.js';
 import { DetailType, FORWARDER_SOURCE, reconcileRulePattern, resyncEventSchema, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { KUBECONFIG_SECRET_ARN, PACKAGE_PARAMS } from './package-setup.js';
-import { actions, getAtt, loadTemplate, policyStatements, ref, resource, resourcesOfType, type Template } from './template.js';
+import { KUBECONFIG_SECRET_ARN, PACKAGE_PARAMS, PRIVATE_NETWORK } from './package-setup.js';
+import { actions, getAtt, loadTemplate, policyStatements, ref, resource, resourcesOfType, serverlessConfig, type Template } from './template.js';
 import { zipEntries, type ZipEntry } from './zip.js';
 
 const FUNCTIONS = {
@@ -80,82 +80,120 @@ describe('osls package', () => {
       expect(variables).not.toHaveProperty('KUBECONFIG_SECRET_ID');
     });
 
-    it.each(functionNames)('lets %s read no secret when it reaches EKS with its role', (name) => {
-      const statements = allowed(`${FUNCTIONS[name].role}/`).flatMap(({ statement }) => actions(statement));
-
-      expect(statements.filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+    it.each(functionNames)('reserves no concurrency for %s, so the account needs no quota beyond its default unreserved 100', (name) => {
+      expect(lambda(name)).not.toHaveProperty('ReservedConcurrentExecutions');
     });
 
-    it('caps how many reconciles and resyncs can run at once', () => {
-      expect(lambda('reconcile').ReservedConcurrentExecutions).toBe(10);
-      expect(lambda('resync').ReservedConcurrentExecutions).toBe(1);
+    it.each(functionNames)('runs %s outside any VPC when no subnets are given', (name) => {
+      expect(lambda(name)).not.toHaveProperty('VpcConfig');
     });
 
-    it.each(functionNames)('sends %s invocations that fail after Lambda retried them to a queue its role may write to', (name) => {
-      const [, config] = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').find(([, c]) => c.Properties.FunctionName.Ref === FUNCTIONS[name].logicalId)!;
+    it('leaves the number of reconciles per process to Lambda, not to an environment setting', () => {
+      expect(lambda('reconcile').Environment.Variables).not.toHaveProperty('MAX_CONCURRENT_RECONCILES');
+    });
 
-      const queue = queueBehind(config.Properties.DestinationConfig.OnFailure.Destination);
+    it('lets a failed resync wait for the next scheduled run, and keeps it in a queue its role may write to', () => {
+      const configs = resourcesOfType(template, 'AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties);
+      expect(configs.map((config) => config.FunctionName)).toEqual([ref(FUNCTIONS.resync.logicalId)]);
 
-      expect(config.Properties.MaximumRetryAttempts).toBeGreaterThan(0);
-      expect(allowed(`${FUNCTIONS[name].role}/`).map(({ statement }) => statement)).toContainEqual(
-        expect.objectContaining({ Action: 'sqs:SendMessage', Resource: getAtt(queue, 'Arn') }),
-      );
+      const queue = queueBehind(configs[0]!.DestinationConfig.OnFailure.Destination);
+
+      expect(configs[0]!.MaximumRetryAttempts).toBe(0);
+      expect(allowed('ResyncRole/').map(({ statement }) => statement)).toContainEqual(expect.objectContaining({ Action: 'sqs:SendMessage', Resource: getAtt(queue, 'Arn') }));
     });
   });
 
-  describe('the event bus', () => {
-    it('is created by the stack, named for the stage', () => {
+  describe('the event path', () => {
+    const queueNumbers = () => serverlessConfig().custom.reconcileQueue as { batchSize: number; maximumBatchingWindow: number; visibilityTimeout: number; maxReceiveCount: number };
+
+    it('is created by the stack: a bus named for the stage', () => {
       const buses = resourcesOfType(template, 'AWS::Events::EventBus');
 
       expect(buses).toHaveLength(1);
       expect(buses[0]![1].Properties.Name).toBe(`stimulated-peering-${PACKAGE_PARAMS.stage}`);
     });
 
-    it('routes exactly the contract’s reconcile events to the reconcile function', () => {
-      const [busId] = resourcesOfType(template, 'AWS::Events::EventBus')[0]!;
+    it('archives every forwarder event for 14 days, for replay', () => {
+      const archives = resourcesOfType(template, 'AWS::Events::Archive').map(([, archive]) => archive.Properties);
+
+      expect(archives).toEqual([expect.objectContaining({ SourceArn: getAtt('EventBus', 'Arn'), EventPattern: { source: [FORWARDER_SOURCE] }, RetentionDays: 14 })]);
+    });
+
+    it('routes exactly the contract’s reconcile events to ReconcileQueue', () => {
       const rules = resourcesOfType(template, 'AWS::Events::Rule');
 
       expect(rules).toHaveLength(1);
       const rule = rules[0]![1].Properties;
-      expect(rule.EventBusName).toEqual(getAtt(busId, 'Name'));
+      expect(rule.EventBusName).toEqual(getAtt('EventBus', 'Name'));
       expect(rule.EventPattern).toEqual(reconcileRulePattern);
       expect(rule.Targets).toHaveLength(1);
-      expect(rule.Targets[0].Arn).toEqual(getAtt(FUNCTIONS.reconcile.logicalId, 'Arn'));
-      expect(resourcesOfType(template, 'AWS::Lambda::Permission').map(([, p]) => p.Properties)).toContainEqual(
-        expect.objectContaining({ FunctionName: getAtt(FUNCTIONS.reconcile.logicalId, 'Arn'), Principal: 'events.amazonaws.com' }),
-      );
+      expect(rule.Targets[0].Arn).toEqual(getAtt('ReconcileQueue', 'Arn'));
     });
 
-    it('retries delivery to the function and dead-letters what it cannot deliver', () => {
-      const target = resourcesOfType(template, 'AWS::Events::Rule')[0]![1].Properties.Targets[0];
+    it('retries delivery to the queue for a day, the most EventBridge allows, and dead-letters what still fails', () => {
+      const target = resource(template, 'ReconcileRule', 'AWS::Events::Rule').Properties.Targets[0];
 
-      const queue = queueBehind(target.DeadLetterConfig.Arn);
+      expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 });
+      expect(queueBehind(target.DeadLetterConfig.Arn)).toBe('RuleDeadLetterQueue');
+    });
 
-      expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
-      expect(target.RetryPolicy.MaximumEventAgeInSeconds).toBeGreaterThanOrEqual(60);
-      const queuePolicy = resourcesOfType(template, 'AWS::SQS::QueuePolicy').find(([, p]) => p.Properties.Queues[0].Ref === queue)!;
-      expect(queuePolicy[1].Properties.PolicyDocument.Statement).toContainEqual(
-        expect.objectContaining({ Effect: 'Allow', Principal: { Service: 'events.amazonaws.com' }, Action: 'sqs:SendMessage' }),
-      );
+    it('starts the rule only once both queues accept its messages', () => {
+      expect(resource(template, 'ReconcileRule', 'AWS::Events::Rule').DependsOn).toEqual(['ReconcileQueuePolicy', 'RuleDeadLetterQueuePolicy']);
+    });
+
+    it('feeds the reconcile function batches from ReconcileQueue with the numbers serverless.yml keeps in custom.reconcileQueue', () => {
+      const mappings = resourcesOfType(template, 'AWS::Lambda::EventSourceMapping').map(([, m]) => m.Properties);
+      const { batchSize, maximumBatchingWindow } = queueNumbers();
+
+      expect(mappings).toEqual([
+        expect.objectContaining({
+          EventSourceArn: getAtt('ReconcileQueue', 'Arn'),
+          FunctionName: getAtt(FUNCTIONS.reconcile.logicalId, 'Arn'),
+          BatchSize: batchSize,
+          MaximumBatchingWindowInSeconds: maximumBatchingWindow,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ScalingConfig: { MaximumConcurrency: 10 },
+        }),
+      ]);
+    });
+
+    it('retries a failed event for more than an hour before ReconcileDeadLetterQueue, with a visibility timeout of 6 function timeouts', () => {
+      const queue = resource(template, 'ReconcileQueue', 'AWS::SQS::Queue').Properties;
+      const { visibilityTimeout, maxReceiveCount } = queueNumbers();
+
+      expect(queue.VisibilityTimeout).toBe(visibilityTimeout);
+      expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt('ReconcileDeadLetterQueue', 'Arn'), maxReceiveCount });
+      expect(visibilityTimeout).toBe(6 * lambda('reconcile').Timeout);
+      expect(lambda('reconcile').Timeout).toBe(30);
+      expect(maxReceiveCount * visibilityTimeout).toBeGreaterThan(3600);
+      expect(queue.MessageRetentionPeriod).toBeGreaterThan(maxReceiveCount * visibilityTimeout);
+    });
+
+    it('encrypts every queue at rest', () => {
+      const queues = resourcesOfType(template, 'AWS::SQS::Queue');
+
+      expect(queues.map(([id]) => id).sort()).toEqual(['ReconcileDeadLetterQueue', 'ReconcileQueue', 'ResyncFailedInvocationsQueue', 'RuleDeadLetterQueue']);
+      for (const [, queue] of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     });
   });
 
   describe('the schedule', () => {
-    it('invokes resync at the configured rate with the contract’s ResyncRequested event', () => {
-      const schedules = resourcesOfType(template, 'AWS::Scheduler::Schedule');
+    const schedule = () => resource(template, 'ResyncSchedule', 'AWS::Scheduler::Schedule').Properties;
 
-      expect(schedules).toHaveLength(1);
-      const schedule = schedules[0]![1].Properties;
-      expect(schedule.ScheduleExpression).toBe(PACKAGE_PARAMS.resyncRate);
-      expect(schedule.Target.Arn).toEqual(getAtt(FUNCTIONS.resync.logicalId, 'Arn'));
-      const input = resyncEventSchema.parse(JSON.parse(schedule.Target.Input));
+    it('invokes resync at the configured rate with the contract’s ResyncRequested event', () => {
+      expect(resourcesOfType(template, 'AWS::Scheduler::Schedule')).toHaveLength(1);
+      expect(schedule().ScheduleExpression).toBe(PACKAGE_PARAMS.resyncRate);
+      expect(schedule().Target.Arn).toEqual(getAtt(FUNCTIONS.resync.logicalId, 'Arn'));
+      const input = resyncEventSchema.parse(JSON.parse(schedule().Target.Input));
       expect(input.source).toBe(SCHEDULER_SOURCE);
       expect(input['detail-type']).toBe(DetailType.ResyncRequested);
     });
 
-    it('uses a role that may invoke the resync function and nothing else', () => {
-      const roleId = resourcesOfType(template, 'AWS::Scheduler::Schedule')[0]![1].Properties.Target.RoleArn['Fn::GetAtt'][0];
+    it('uses a role of its own, trusted by EventBridge Scheduler alone, that may invoke the resync function and nothing else', () => {
+      const roleId = schedule().Target.RoleArn['Fn::GetAtt'][0];
 
+      expect(roleId).not.toBe(FUNCTIONS.resync.role);
+      expect(allowed(`${roleId} trust`).map(({ statement }) => statement.Principal)).toEqual([{ Service: 'scheduler.amazonaws.com' }]);
       expect(allowed(`${roleId}/`).map(({ statement }) => statement)).toEqual([
         expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: getAtt(FUNCTIONS.resync.logicalId, 'Arn') }),
       ]);
@@ -164,12 +202,12 @@ describe('osls package', () => {
 
   describe('the alarms', () => {
     const alarms = () => resourcesOfType(template, 'AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    const resyncMetric = (name: string) => alarms().find((alarm) => alarm.MetricName === name)!;
+    /** PACKAGE_PARAMS.resyncRate in seconds. */
+    const resyncPeriod = 7 * 60;
 
-    it('fire on any message in either dead-letter queue', () => {
-      const queues = resourcesOfType(template, 'AWS::SQS::Queue').map(([id]) => id);
-
-      expect(queues).toHaveLength(2);
-      for (const queue of queues) {
+    it('fire on any message in a dead-letter queue', () => {
+      for (const queue of ['RuleDeadLetterQueue', 'ReconcileDeadLetterQueue', 'ResyncFailedInvocationsQueue']) {
         expect(alarms()).toContainEqual(
           expect.objectContaining({
             Namespace: 'AWS/SQS',
@@ -182,16 +220,33 @@ describe('osls package', () => {
       }
     });
 
-    it.each(functionNames)('fire on any error of %s', (name) => {
-      expect(alarms()).toContainEqual(
-        expect.objectContaining({
-          Namespace: 'AWS/Lambda',
-          MetricName: 'Errors',
-          Statistic: 'Sum',
-          Dimensions: [{ Name: 'FunctionName', Value: ref(FUNCTIONS[name].logicalId) }],
-          Threshold: 1,
-        }),
-      );
+    it('do not fire on a single function error, which is retried', () => {
+      expect(alarms().filter((alarm) => alarm.Namespace === 'AWS/Lambda')).toEqual([]);
+    });
+
+    it.each(['ResyncNotReached', 'ResyncFailed'])('fire when %s is above zero in two resync periods in a row', (name) => {
+      expect(resyncMetric(name)).toMatchObject({
+        Namespace: 'StimulatedPeering',
+        Dimensions: [{ Name: 'service', Value: 'stimulated-peering' }],
+        Statistic: 'Maximum',
+        Period: resyncPeriod,
+        EvaluationPeriods: 2,
+        DatapointsToAlarm: 2,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    });
+
+    it('fire when no resync has reported for three resync periods', () => {
+      expect(resyncMetric('ResyncChecked')).toMatchObject({
+        Namespace: 'StimulatedPeering',
+        Statistic: 'SampleCount',
+        Period: resyncPeriod,
+        EvaluationPeriods: 3,
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+      });
     });
   });
 
@@ -235,12 +290,6 @@ describe('osls package', () => {
       expect(statements.length).toBeGreaterThan(0);
       expect(wildcards).toEqual([]);
     });
-
-    it('lets the forwarder put its own events on the bus and nothing else', () => {
-      expect(allowed('ForwarderRole/').map(({ statement }) => statement)).toEqual([
-        { Effect: 'Allow', Action: 'events:PutEvents', Resource: getAtt('EventBus', 'Arn'), Condition: { StringEquals: { 'events:source': FORWARDER_SOURCE } } },
-      ]);
-    });
   });
 
   describe('for a cluster reached with a kubeconfig from Secrets Manager', () => {
@@ -259,10 +308,8 @@ describe('osls package', () => {
       expect(Object.keys(variables).filter((key) => key.startsWith('EKS_'))).toEqual([]);
     });
 
-    it.each(functionNames)('lets %s read that one secret', (name) => {
-      const statements = allowed(`${FUNCTIONS[name].role}/`, secretTemplate).map(({ statement }) => statement);
-
-      expect(statements).toContainEqual({ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: KUBECONFIG_SECRET_ARN });
+    it.each(functionNames)('runs %s in the given subnets with the given security groups', (name) => {
+      expect(lambda(name, secretTemplate).VpcConfig).toEqual({ SubnetIds: PRIVATE_NETWORK.subnetIds, SecurityGroupIds: PRIVATE_NETWORK.securityGroupIds });
     });
 
     it('creates no EKS access entry or Pod Identity association', () => {

@@ -1,17 +1,26 @@
 // Reading the CloudFormation template `osls package` generates.
+import { loadYaml } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+const SERVERLESS_YML = new URL('../../serverless.yml', import.meta.url).pathname;
+
+/** serverless.yml as written, its variables unresolved. */
+export function serverlessConfig(): Record<string, any> {
+  return loadYaml(readFileSync(SERVERLESS_YML, 'utf8'));
+}
 
 export interface Resource {
   Type: string;
   Condition?: string;
+  DependsOn?: string | string[];
   Properties: Record<string, any>;
 }
 
 export interface Template {
   Conditions?: Record<string, unknown>;
   Resources: Record<string, Resource>;
-  Outputs?: Record<string, unknown>;
+  Outputs?: Record<string, { Condition?: string; Value: unknown }>;
 }
 
 export interface PolicyStatement {
@@ -24,13 +33,15 @@ export interface PolicyStatement {
 
 /**
  * The template as CloudFormation would deploy it: conditions evaluated (serverless.yml's compare
- * parameter values known when packaging), resources whose condition is false dropped, Fn::If taken.
+ * parameter values known when packaging), resources and outputs whose condition is false dropped,
+ * Fn::If taken, Fn::Split of a literal string done.
  */
 export function loadTemplate(packageDir: string): Template {
   const raw = JSON.parse(readFileSync(join(packageDir, 'cloudformation-template-update-stack.json'), 'utf8')) as Template;
   const conditions = Object.fromEntries(Object.entries(raw.Conditions ?? {}).map(([name, condition]) => [name, evaluate(condition)]));
-  const resources = Object.entries(raw.Resources).filter(([, r]) => r.Condition === undefined || conditions[r.Condition]);
-  return withConditions({ ...raw, Resources: Object.fromEntries(resources) }, conditions) as Template;
+  const kept = <T extends { Condition?: string }>(entries: Record<string, T>) =>
+    Object.fromEntries(Object.entries(entries).filter(([, r]) => r.Condition === undefined || conditions[r.Condition]));
+  return withConditions({ ...raw, Resources: kept(raw.Resources), Outputs: kept(raw.Outputs ?? {}) }, conditions) as Template;
 }
 
 /** A condition made of Fn::Equals and Fn::Not over literal values. */
@@ -68,6 +79,9 @@ function withConditions(value: unknown, conditions: Record<string, boolean>): un
       if (!(condition in conditions)) throw new Error(`condition ${condition} not given`);
       return resolve(conditions[condition] ? then : otherwise);
     }
+    // serverless.yml splits parameters known when packaging.
+    const split = object['Fn::Split'] as [string, unknown] | undefined;
+    if (split && typeof split[1] === 'string') return split[1].split(split[0]);
     return Object.fromEntries(
       Object.entries(object)
         .map(([key, child]) => [key, resolve(child)] as const)

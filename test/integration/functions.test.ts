@@ -1,134 +1,202 @@
-// The Lambda handlers as deployed: recorded EventBridge events in, converged cluster out; the
-// scheduled resync repairs drift and reports it; failures take the path meant for them.
+// The Lambda handlers as deployed: recorded events in (bare, or in SQS batches as the queue behind
+// the bus rule delivers them), converged cluster out; failures take the path meant for them.
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
-import { KubeApi, TransientApiError } from '../../functions/core/kube-api.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { reconcile } from '../../functions/core/reconciler.js';
-import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath, kubectlOk } from '../support/kube.js';
-import { createCr, operatorApi, readChildren, reconcileUntilReady, resourceVersions, silentLog } from '../support/operator.js';
-import { ResyncIncompleteError } from '../../functions/core/resync.js';
+import { KubeApi } from '../../functions/core/kube-api.js';
+import { NoAnswerError } from '../../functions/core/kube-client.js';
+import { FreezableProxy } from '../support/freezable-proxy.js';
+import { adminKubeClient, apiserverRequests, createNamespace, deleteNamespace, installCrd, kubeconfigPath, kubectlOk, uniqueName } from '../support/kube.js';
+import { condition, createCr, getCr, readChildren, silentLog } from '../support/operator.js';
 
-type Handler = (event: unknown) => Promise<Record<string, unknown>>;
-let reconcileHandler: Handler;
-let resyncHandler: Handler;
+type Handler = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
 let namespace: string;
 
+/** The handler modules as Lambda loads them: environment read at import, against `kubeconfig`. */
+async function loadHandlers(kubeconfig = kubeconfigPath()): Promise<{ reconcile: Handler; resync: Handler }> {
+  vi.resetModules();
+  process.env.KUBECONFIG = kubeconfig;
+  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+  return {
+    reconcile: (await import('../../functions/reconcile/handler.js')).handler as unknown as Handler,
+    resync: (await import('../../functions/resync/handler.js')).handler as unknown as Handler,
+  };
+}
+
 /** A recorded event, retargeted at this test's namespace and CR. */
-function recordedEvent(file: string, name: string, namespaceOverride?: string): Record<string, unknown> {
+function recordedEvent(file: string, name: string): Record<string, any> {
   const event = JSON.parse(readFileSync(new URL(`../events/${file}`, import.meta.url), 'utf8'));
-  event.detail.namespace = namespaceOverride ?? namespace;
+  event.detail.namespace = namespace;
   if ('owner' in event.detail) event.detail.owner.name = name;
-  else if (!file.includes('resync') && event.detail.name) event.detail.name = name;
+  else event.detail.name = name;
   return event;
+}
+
+/** An SQS batch as the reconcile queue delivers it: each body one EventBridge event. */
+function sqsBatch(events: unknown[]) {
+  return {
+    Records: events.map((event, index) => ({
+      messageId: `message-${index}`,
+      receiptHandle: `handle-${index}`,
+      body: JSON.stringify(event),
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()) },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:eu-west-1:111122223333:stimulated-peering-test-reconcile',
+      awsRegion: 'eu-west-1',
+    })),
+  };
+}
+
+/** A Lambda context with this much time left. */
+function lambdaContext(remainingMs: number) {
+  const deadline = Date.now() + remainingMs;
+  return { functionName: 'reconcile', getRemainingTimeInMillis: () => deadline - Date.now() };
 }
 
 beforeAll(async () => {
   await installCrd();
   namespace = await createNamespace('functions');
-  process.env.KUBECONFIG = kubeconfigPath();
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  reconcileHandler = (await import('../../functions/reconcile/handler.js')).handler as unknown as Handler;
-  resyncHandler = (await import('../../functions/resync/handler.js')).handler as unknown as Handler;
 });
 afterAll(() => deleteNamespace(namespace));
 
 describe('the reconcile handler', () => {
   it('converges the CR a recorded "created" event names', async () => {
-    await createCr(namespace, 'from-event');
+    const { reconcile: handler } = await loadHandlers();
+    const name = uniqueName('created');
+    await createCr(namespace, name);
 
-    const result = await reconcileHandler(recordedEvent('cr-created.json', 'from-event'));
+    const result = await handler(recordedEvent('cr-created.json', name));
 
     expect(result).toMatchObject({ outcome: 'converged' });
-    expect((await readChildren(namespace, 'from-event')).deployment?.spec?.replicas).toBe(2);
+    expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
   });
 
   it('repairs drift when a recorded "child changed" event arrives', async () => {
-    await kubectlOk(['scale', '-n', namespace, 'deployment', 'from-event', '--replicas=7']);
+    const { reconcile: handler } = await loadHandlers();
+    const name = uniqueName('drifted');
+    await createCr(namespace, name);
+    await handler(recordedEvent('cr-created.json', name));
+    await kubectlOk(['scale', '-n', namespace, 'deployment', name, '--replicas=7']);
 
-    const result = await reconcileHandler(recordedEvent('child-changed.json', 'from-event'));
+    const result = await handler(recordedEvent('child-changed.json', name));
 
-    expect(result).toMatchObject({ outcome: 'converged', changes: [expect.objectContaining({ kind: 'Deployment' })] });
-    expect((await readChildren(namespace, 'from-event')).deployment?.spec?.replicas).toBe(2);
+    expect(result).toMatchObject({ outcome: 'converged', changes: [expect.objectContaining({ kind: 'Deployment', action: 'updated' })] });
+    expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
   });
 
   it('succeeds without doing anything for a CR that no longer exists', async () => {
-    await expect(reconcileHandler(recordedEvent('cr-deleted.json', 'never-existed'))).resolves.toMatchObject({ outcome: 'not-found' });
+    const { reconcile: handler } = await loadHandlers();
+
+    await expect(handler(recordedEvent('cr-deleted.json', 'never-existed'))).resolves.toMatchObject({ outcome: 'not-found' });
   });
 
   it.each(['malformed-missing-name.json', 'malformed-unknown-source.json', 'malformed-bad-name.json'])(
     'drops the recorded %s without throwing, so it is not retried',
     async (file) => {
+      const { reconcile: handler } = await loadHandlers();
       const event = JSON.parse(readFileSync(new URL(`../events/${file}`, import.meta.url), 'utf8'));
-      await expect(reconcileHandler(event)).resolves.toMatchObject({ outcome: 'malformed-event' });
+
+      await expect(handler(event)).resolves.toMatchObject({ outcome: 'malformed-event' });
     },
   );
-});
 
-describe('when the API server cannot be reached', () => {
-  it('throws a transient error so the platform retries the event', async () => {
-    // The real cluster's CA and token, aimed at a port nothing listens on.
-    const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfigPath() });
-    config.loadFromClusterAndUser({ ...config.getCurrentCluster()!, server: 'https://127.0.0.1:1' }, config.getCurrentUser()!);
-    const unreachable = new KubeApi(config);
+  describe('when the queue delivers a batch', () => {
+    it('reconciles each CR once however many of its events the batch holds, and hands nothing back', async () => {
+      const { reconcile: handler } = await loadHandlers();
+      const [first, second] = [uniqueName('batch-a'), uniqueName('batch-b')];
+      await Promise.all([createCr(namespace, first), createCr(namespace, second)]);
+      const malformed = JSON.parse(readFileSync(new URL('../events/malformed-bad-name.json', import.meta.url), 'utf8'));
+      const events = [recordedEvent('cr-created.json', first), recordedEvent('child-changed.json', first), recordedEvent('cr-updated.json', first), recordedEvent('cr-created.json', second), malformed];
+      const readsBefore = await apiserverRequests({ verb: 'GET', resource: 'kindcustomhttps' });
 
-    await expect(reconcile({ api: unreachable, log: silentLog }, { namespace, name: 'anything' })).rejects.toBeInstanceOf(TransientApiError);
+      const response = await handler(sqsBatch(events));
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect((await apiserverRequests({ verb: 'GET', resource: 'kindcustomhttps' })) - readsBefore).toBe(2);
+      for (const name of [first, second]) expect((await readChildren(namespace, name)).configMap).toBeDefined();
+    });
+
+    it('reports a CR that cannot converge for good on the CR, and hands nothing back to the queue', async () => {
+      const { reconcile: handler } = await loadHandlers();
+      const name = uniqueName('invalid');
+      await kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', metadata: { name, namespace }, spec: { port: 80, replicaCount: 1, configMapData: { 'bad/key': 'x' } } }));
+
+      const response = await handler(sqsBatch([recordedEvent('cr-created.json', name)]));
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(condition(await getCr(namespace, name), 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
+    });
+  });
+
+  describe('when the API server is down for longer than the invocation can retry', () => {
+    let proxy: FreezableProxy;
+
+    beforeAll(async () => {
+      const server = new URL(adminKubeClient().endpoint.server);
+      proxy = await FreezableProxy.start({ host: server.hostname, port: Number(server.port) });
+    });
+    afterAll(() => proxy.close());
+
+    it('hands the records back to the queue, and converges when the queue delivers them again', async () => {
+      const { reconcile: handler } = await loadHandlers(proxy.kubeconfigFor(kubeconfigPath()));
+      const name = uniqueName('outage');
+      await createCr(namespace, name);
+      const batch = sqsBatch([recordedEvent('cr-created.json', name), recordedEvent('child-changed.json', name)]);
+      proxy.goDown();
+
+      // 5 s are kept back for answering, so this invocation retries for about 2 s.
+      const during = await handler(batch, lambdaContext(7_000));
+      proxy.recover();
+      const redelivered = await handler(batch, lambdaContext(30_000));
+
+      expect(during).toEqual({ batchItemFailures: [{ itemIdentifier: 'message-0' }, { itemIdentifier: 'message-1' }] });
+      expect(redelivered).toEqual({ batchItemFailures: [] });
+      expect((await readChildren(namespace, name)).deployment).toBeDefined();
+    });
+
+    it('throws a transient error from the core, for the caller to retry', async () => {
+      proxy.goDown();
+      const unreachable = new KubeApi(adminKubeClient({ kubeconfig: proxy.kubeconfigFor(kubeconfigPath()) }));
+
+      const failure = await reconcile({ api: unreachable, log: silentLog }, { namespace, name: 'anything' }).catch((error: unknown) => error);
+      proxy.recover();
+
+      expect(failure).toBeInstanceOf(NoAnswerError);
+    });
   });
 });
 
 describe('the resync handler', () => {
-  const names = ['resync-a', 'resync-b', 'resync-c'];
-  const api = operatorApi();
-  let resyncNamespace: string;
-  const scheduled = () => {
-    const event = recordedEvent('scheduled-resync.json', '');
+  /** The schedule's recorded input, narrowed to one namespace. */
+  function scheduled(resyncNamespace: string) {
+    const event = JSON.parse(readFileSync(new URL('../events/scheduled-resync.json', import.meta.url), 'utf8'));
     event.detail = { namespaces: [resyncNamespace] };
     return event;
-  };
+  }
 
-  beforeAll(async () => {
-    resyncNamespace = await createNamespace('resync');
-    await Promise.all(names.map((name) => createCr(resyncNamespace, name)));
-  });
-  afterAll(() => deleteNamespace(resyncNamespace));
+  it('converges every CR it finds, and reports what drifted', async () => {
+    const { resync: handler } = await loadHandlers();
+    const resyncNamespace = await createNamespace('resync');
+    await Promise.all(['a', 'b', 'c'].map((name) => createCr(resyncNamespace, name)));
 
-  it('converges every CR it finds', async () => {
-    const report = await resyncHandler(scheduled());
-    expect(report).toMatchObject({ found: 3, converged: 3, drifted: 3, repaired: 9, failed: [], complete: true });
-  });
+    const report = await handler(scheduled(resyncNamespace));
 
-  it('repairs drift made while no event was delivered, and says how much it found', async () => {
-    await kubectlOk(['scale', '-n', resyncNamespace, 'deployment', 'resync-a', '--replicas=4']);
-    await adminClients().core.deleteNamespacedService({ namespace: resyncNamespace, name: 'resync-b' });
-    await kubectlOk(['patch', '-n', resyncNamespace, 'configmap', 'resync-b-configmap', '--type=merge', '-p', '{"data":{"hostports":"x,1"}}']);
-
-    const report = await resyncHandler(scheduled());
-
-    expect(report).toMatchObject({ found: 3, drifted: 2, repaired: 3, failed: [] });
-    expect((await readChildren(resyncNamespace, 'resync-a')).deployment?.spec?.replicas).toBe(2);
-    expect((await readChildren(resyncNamespace, 'resync-b')).service).toBeDefined();
+    expect(report).toMatchObject({ checked: 3, drifted: 3, repaired: 3, failed: [], notReached: 0 });
+    await deleteNamespace(resyncNamespace);
   });
 
-  it('changes no resourceVersion when nothing drifted', async () => {
-    await Promise.all(names.map((name) => reconcileUntilReady(api, resyncNamespace, name)));
-    const before = await Promise.all(names.map((name) => resourceVersions(resyncNamespace, name)));
-
-    const report = await resyncHandler(scheduled());
-
-    expect(report).toMatchObject({ drifted: 0, repaired: 0 });
-    expect(await Promise.all(names.map((name) => resourceVersions(resyncNamespace, name)))).toEqual(before);
-  });
-
-  it('keeps going past a CR it cannot converge, and fails the run so it is retried', async () => {
-    await adminClients().core.createNamespacedResourceQuota({ namespace: resyncNamespace, body: { metadata: { name: 'services' }, spec: { hard: { services: '3' } } } });
-    await eventually('the quota to be counted', async () => (await adminClients().core.readNamespacedResourceQuota({ namespace: resyncNamespace, name: 'services' })).status?.used?.services === '3');
+  it('reports a CR it cannot converge for good as degraded, without failing the run', async () => {
+    const { resync: handler } = await loadHandlers();
+    const resyncNamespace = await createNamespace('resync-quota');
+    await adminKubeClient().request(`/api/v1/namespaces/${resyncNamespace}/resourcequotas`, { method: 'POST', body: { metadata: { name: 'no-services' }, spec: { hard: { services: '0' } } } });
     await createCr(resyncNamespace, 'over-quota');
-    await kubectlOk(['scale', '-n', resyncNamespace, 'deployment', 'resync-c', '--replicas=3']);
 
-    const failure = await resyncHandler(scheduled()).catch((error: unknown) => error);
+    const report = await handler(scheduled(resyncNamespace));
 
-    expect(failure).toBeInstanceOf(ResyncIncompleteError);
-    expect((failure as ResyncIncompleteError).report).toMatchObject({ found: 4, drifted: 1, failed: [expect.objectContaining({ name: 'over-quota', error: expect.stringMatching(/exceeded quota/) })] });
-    expect((await readChildren(resyncNamespace, 'resync-c')).deployment?.spec?.replicas).toBe(2);
+    expect(report).toMatchObject({ checked: 1, drifted: 1, degraded: 1, failed: [] });
+    expect(condition(await getCr(resyncNamespace, 'over-quota'), 'Degraded')).toMatchObject({ status: 'True', reason: 'QuotaExceeded' });
+    await deleteNamespace(resyncNamespace);
   });
 });

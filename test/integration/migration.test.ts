@@ -46,7 +46,7 @@ describe('with the original CRD still installed', () => {
 
       const result = await converge(namespace, name);
 
-      expect(result.outcome).toBe('invalid');
+      expect(result).toMatchObject({ outcome: 'degraded', reason: 'InvalidSpec' });
       expect(result.message).toMatch(/spec\.replicaCount.*spec\.port.*spec\.configMapData\.hostports/);
       expect(await readChildren(namespace, name)).toEqual({ deployment: undefined, service: undefined, configMap: undefined });
       const warnings = await warningEvents(name);
@@ -68,7 +68,7 @@ describe('after upgrading to the new CRD', () => {
   it('reports an invalid CR stored under the old CRD as Degraded', async () => {
     const result = await converge(namespace, 'legacy-invalid');
 
-    expect(result.outcome).toBe('invalid');
+    expect(result).toMatchObject({ outcome: 'degraded', reason: 'InvalidSpec' });
     const cr = await getCr(namespace, 'legacy-invalid');
     expect(condition(cr, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
     expect(condition(cr, 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
@@ -77,25 +77,33 @@ describe('after upgrading to the new CRD', () => {
 
   it('takes over children the original operator made, replacing its shared pod selector', async () => {
     const name = 'adopted';
-    const legacyLabels = { app: 'http-server' };
+    // What the Go operator created: no labels, no owner, every CR's pods under one shared selector,
+    // a headless Service to port 80, the CR's configMapData as it was then.
+    const legacyLabels = { app: 'measutosh-http-server' };
     await apps.createNamespacedDeployment({
       namespace,
       body: {
-        metadata: { name, labels: legacyLabels },
+        metadata: { name },
         spec: {
           replicas: 1,
           selector: { matchLabels: legacyLabels },
-          template: { metadata: { labels: legacyLabels }, spec: { containers: [{ name: 'http-server', image: 'measutosh/http-server' }] } },
+          template: {
+            metadata: { labels: legacyLabels },
+            spec: {
+              containers: [{ name: 'http-go-server-pod', image: 'measutosh/http-server', ports: [{ containerPort: 80, name: 'http', protocol: 'TCP' }], volumeMounts: [{ name: 'config-volume', mountPath: '/config' }] }],
+              volumes: [{ name: 'config-volume', configMap: { name: `${name}-configmap` } }],
+            },
+          },
         },
       },
     });
-    await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { selector: legacyLabels, ports: [{ port: 80, targetPort: 80 }] } } });
+    await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { selector: legacyLabels, clusterIP: 'None', ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }] } } });
     await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${name}-configmap` }, data: { hostports: 'old,1\n', stale: 'x' } } });
 
     const cr = await createCr(namespace, name);
     const result = await converge(namespace, name);
 
-    expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['recreated Deployment', 'updated ConfigMap', 'updated Service']);
+    expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['adopted ConfigMap', 'adopted Service', 'recreated Deployment']);
     const { deployment, service, configMap } = await readChildren(namespace, name);
     expect(deployment?.spec?.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'http-server', 'app.kubernetes.io/instance': name });
     expect(service?.spec?.ports?.[0]?.targetPort).toBe('http');

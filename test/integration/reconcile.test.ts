@@ -1,20 +1,22 @@
-// The reconcile core against the real control plane: create, update, drift, idempotence,
-// deletion, status and concurrency.
+// The reconcile core against the real control plane: create, update, drift, idempotence, what it
+// costs in requests, deletion, status and concurrency. Every test arranges its own CR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../functions/core/reconciler.js';
-import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample } from '../support/kube.js';
+import { adminClients, apiserverRequests, createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample, uniqueName } from '../support/kube.js';
 import {
   condition,
   createCr,
   deleteCr,
   getCr,
   operatorApi,
+  orUndefined,
   patchCrMetadata,
   patchCrSpec,
   readChildren,
   reconcileUntilReady,
   resourceVersions,
   silentLog,
+  type SampleSpec,
 } from '../support/operator.js';
 
 const api = operatorApi();
@@ -28,106 +30,142 @@ beforeAll(async () => {
 });
 afterAll(() => deleteNamespace(namespace));
 
+/** A new CR, reconciled once: its children exist. */
+async function converged(prefix: string, spec?: SampleSpec): Promise<string> {
+  const name = uniqueName(prefix);
+  await createCr(namespace, name, spec);
+  await converge(namespace, name);
+  return name;
+}
+
+const crEvents = async (name: string) =>
+  (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=KindCustomHttp` })).items;
+
 describe('reconcile', () => {
   describe('when the original sample CR is applied with kubectl', () => {
-    const name = 'kindcustomhttp-sample';
+    it('creates the Deployment, Service and ConfigMap with the right spec, owned by the CR', async () => {
+      const sample = originalSample(namespace).replace('name: kindcustomhttp-sample', 'name: sample-created');
+      await kubectlOk(['apply', '-f', '-'], sample);
 
-    beforeAll(async () => {
-      await kubectlOk(['apply', '-f', '-'], originalSample(namespace));
-    });
-
-    it('creates the Deployment, Service and ConfigMap with the right spec', async () => {
-      const result = await converge(namespace, name);
+      const result = await converge(namespace, 'sample-created');
 
       expect(result.outcome).toBe('converged');
       expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
-      const { deployment, service, configMap } = await readChildren(namespace, name);
+      const { deployment, service, configMap } = await readChildren(namespace, 'sample-created');
       expect(deployment?.spec?.replicas).toBe(2);
       expect(deployment?.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
       expect(service?.spec?.ports?.[0]).toMatchObject({ port: 80, targetPort: 'http' });
       expect(configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
-      const cr = await getCr(namespace, name);
+      const cr = await getCr(namespace, 'sample-created');
       for (const child of [deployment, service, configMap]) {
         expect(child?.metadata?.ownerReferences).toEqual([expect.objectContaining({ uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true })]);
       }
     });
 
-    it('reports Ready with 2 ready replicas once the pods are Ready', async () => {
+    it('reports Ready with 2 ready replicas and the pod selector once the pods are Ready', async () => {
+      const name = await converged('sample-ready');
+
       await reconcileUntilReady(api, namespace, name);
 
       const cr = await getCr(namespace, name);
-      expect(cr.status).toMatchObject({ observedGeneration: cr.metadata.generation, replicas: 2, readyReplicas: 2 });
+      expect(cr.status).toMatchObject({ observedGeneration: cr.metadata.generation, replicas: 2, readyReplicas: 2, selector: `app.kubernetes.io/name=http-server,app.kubernetes.io/instance=${name}` });
       expect(condition(cr, 'Ready')).toMatchObject({ status: 'True', reason: 'Available' });
       expect(condition(cr, 'Progressing')).toMatchObject({ status: 'False' });
       expect(condition(cr, 'Degraded')).toMatchObject({ status: 'False' });
     });
+  });
 
-    it('records Events on the CR for the children it created', async () => {
-      const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=KindCustomHttp` });
-      expect(events.items.map((e) => e.reason)).toEqual(expect.arrayContaining(['Created']));
-      expect(events.items.map((e) => e.message).join('\n')).toMatch(/created Deployment kindcustomhttp-sample/);
+  describe('what it costs', () => {
+    it('creates a new CR’s children in at most 8 requests, with no Event', async () => {
+      const name = uniqueName('cost-create');
+      await createCr(namespace, name);
+      const before = api.client.requestCount;
+
+      await converge(namespace, name);
+
+      expect(api.client.requestCount - before).toBeLessThanOrEqual(8);
+      expect(await crEvents(name)).toEqual([]);
     });
 
-    it('writes nothing when reconciled again unchanged', async () => {
-      const before = await resourceVersions(namespace, name);
+    it('reads 4 objects and writes nothing when reconciled again unchanged: no apply reaches the apiserver', async () => {
+      const name = await converged('cost-unchanged');
+      await reconcileUntilReady(api, namespace, name);
+      const versions = await resourceVersions(namespace, name);
+      const [requestsBefore, appliesBefore] = [api.client.requestCount, await apiserverRequests({ verb: 'APPLY' })];
 
       const result = await converge(namespace, name);
 
       expect(result).toMatchObject({ outcome: 'converged', changes: [], statusUpdated: false });
-      expect(await resourceVersions(namespace, name)).toEqual(before);
+      expect(api.client.requestCount - requestsBefore).toBe(4);
+      expect((await apiserverRequests({ verb: 'APPLY' })) - appliesBefore).toBe(0);
+      expect(await resourceVersions(namespace, name)).toEqual(versions);
     });
   });
 
   describe('when a spec field changes', () => {
-    const name = 'updates';
+    it('scales the Deployment to a new replicaCount, records an Event, and reports the new generation', async () => {
+      const name = await converged('scale');
 
-    beforeAll(async () => {
-      await createCr(namespace, name);
-      await converge(namespace, name);
-    });
-
-    it('scales the Deployment to a new replicaCount', async () => {
       await patchCrSpec(namespace, name, { replicaCount: 3 });
       const result = await converge(namespace, name);
+      await reconcileUntilReady(api, namespace, name);
+
       expect(result.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated', fields: ['spec.replicas'] })]);
       expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(3);
+      expect((await crEvents(name)).map((e) => [e.reason, e.message])).toEqual([['Updated', `updated Deployment ${name} (spec.replicas)`]]);
+      const cr = await getCr(namespace, name);
+      expect(cr.status).toMatchObject({ observedGeneration: cr.metadata.generation, readyReplicas: 3 });
     });
 
     it('moves the Service to a new port', async () => {
+      const name = await converged('port');
+
       await patchCrSpec(namespace, name, { port: 9090 });
       await converge(namespace, name);
+
       expect((await readChildren(namespace, name)).service?.spec?.ports?.[0]?.port).toBe(9090);
     });
 
-    it('rewrites the ConfigMap with new hostports without rolling the pods', async () => {
+    it('rewrites the ConfigMap, dropping keys the CR no longer has, without rolling the pods', async () => {
+      const name = await converged('config', { configMapData: { hostports: 'localhost,8080\n', 'old.txt': 'x' } });
       const templateBefore = (await readChildren(namespace, name)).deployment?.spec?.template;
-      await patchCrSpec(namespace, name, { configMapData: { hostports: 'peer-a,8080\npeer-b,8080\n' } });
+
+      await kubectlOk(['-n', namespace, 'patch', 'kch', name, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/configMapData', value: { hostports: 'peer-a,8080\npeer-b,8080\n' } }])]);
       await converge(namespace, name);
+
       const { configMap, deployment } = await readChildren(namespace, name);
       expect(configMap?.data).toEqual({ hostports: 'peer-a,8080\npeer-b,8080\n' });
       expect(deployment?.spec?.template).toEqual(templateBefore);
     });
 
     it('rolls out a new image', async () => {
+      const name = await converged('image');
+
       await patchCrSpec(namespace, name, { image: 'measutosh/http-server:v2' });
       await converge(namespace, name);
+
       expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server:v2');
     });
 
-    it('reports the new generation once converged', async () => {
-      await reconcileUntilReady(api, namespace, name);
-      const cr = await getCr(namespace, name);
-      expect(cr.status?.observedGeneration).toBe(cr.metadata.generation);
-      expect(cr.status?.readyReplicas).toBe(3);
+    it('takes resources written in any form without applying them again each time', async () => {
+      const name = await converged('resources', { resources: { limits: { cpu: '0.5', memory: '1024Mi' } } });
+      const appliesBefore = await apiserverRequests({ verb: 'APPLY', resource: 'deployments' });
+
+      const again = await converge(namespace, name);
+
+      expect(again.changes).toEqual([]);
+      expect((await apiserverRequests({ verb: 'APPLY', resource: 'deployments' })) - appliesBefore).toBe(0);
+      expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.resources?.limits).toEqual({ cpu: '500m', memory: '1Gi' });
     });
   });
 
   describe('when two CRs live in one namespace', () => {
     it('gives each its own pods and selects no pod of the other', async () => {
-      await Promise.all([createCr(namespace, 'peer-a', { replicaCount: 1 }), createCr(namespace, 'peer-b', { replicaCount: 2 })]);
-      await Promise.all([reconcileUntilReady(api, namespace, 'peer-a'), reconcileUntilReady(api, namespace, 'peer-b')]);
+      const [a, b] = [uniqueName('peer-a'), uniqueName('peer-b')];
+      await Promise.all([createCr(namespace, a, { replicaCount: 1 }), createCr(namespace, b, { replicaCount: 2 })]);
+      await Promise.all([reconcileUntilReady(api, namespace, a), reconcileUntilReady(api, namespace, b)]);
 
-      for (const [name, replicas] of [['peer-a', 1], ['peer-b', 2]] as const) {
+      for (const [name, replicas] of [[a, 1], [b, 2]] as const) {
         const { service } = await readChildren(namespace, name);
         const selector = Object.entries(service!.spec!.selector!).map(([k, v]) => `${k}=${v}`).join(',');
         const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
@@ -139,42 +177,51 @@ describe('reconcile', () => {
   });
 
   describe('when the children drift', () => {
-    const name = 'drift';
+    it('scales a Deployment scaled by hand back, and records an Event saying so', async () => {
+      const name = await converged('drift-scale');
 
-    beforeAll(async () => {
-      await createCr(namespace, name);
-      await converge(namespace, name);
-    });
-
-    it('scales a Deployment scaled by hand back', async () => {
       await kubectlOk(['scale', '-n', namespace, 'deployment', name, '--replicas=5']);
       const result = await converge(namespace, name);
-      expect(result.changes).toEqual([expect.objectContaining({ kind: 'Deployment', fields: ['spec.replicas'] })]);
+
+      expect(result.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated', fields: ['spec.replicas'] })]);
       expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
+      expect((await crEvents(name)).map((e) => e.reason)).toEqual(['Updated']);
     });
 
     it('reverts an image edited by hand', async () => {
+      const name = await converged('drift-image');
+
       await kubectlOk(['set', 'image', '-n', namespace, `deployment/${name}`, 'http-server=evil/image:1']);
       await converge(namespace, name);
+
       expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server');
     });
 
-    it('reverts a ConfigMap edited by hand', async () => {
-      await kubectlOk(['patch', '-n', namespace, 'configmap', `${name}-configmap`, '--type=merge', '-p', '{"data":{"hostports":"elsewhere,1\\n"}}']);
+    it('reverts a ConfigMap edited by hand, stray keys included', async () => {
+      const name = await converged('drift-config');
+
+      await kubectlOk(['patch', '-n', namespace, 'configmap', `${name}-configmap`, '--type=merge', '-p', '{"data":{"hostports":"elsewhere,1\\n","extra":"y"}}']);
       await converge(namespace, name);
+
       expect((await readChildren(namespace, name)).configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
     });
 
     it('recreates a deleted Service', async () => {
+      const name = await converged('drift-service');
+
       await core.deleteNamespacedService({ namespace, name });
       const result = await converge(namespace, name);
+
       expect(result.changes).toEqual([expect.objectContaining({ kind: 'Service', action: 'created' })]);
       expect((await readChildren(namespace, name)).service?.spec?.ports?.[0]?.port).toBe(80);
     });
 
-    it('keeps fields other managers own, such as an extra label', async () => {
+    it('keeps fields other managers own, such as an extra label, and writes nothing for them', async () => {
+      const name = await converged('drift-label');
+
       await kubectlOk(['label', '-n', namespace, 'deployment', name, 'team=payments']);
       const result = await converge(namespace, name);
+
       expect(result.changes).toEqual([]);
       expect((await readChildren(namespace, name)).deployment?.metadata?.labels?.team).toBe('payments');
     });
@@ -182,9 +229,7 @@ describe('reconcile', () => {
 
   describe('when the CR is deleted', () => {
     it('lets the garbage collector delete every child', async () => {
-      const name = 'deleted';
-      await createCr(namespace, name);
-      await converge(namespace, name);
+      const name = await converged('deleted');
 
       await deleteCr(namespace, name);
       const result = await converge(namespace, name);
@@ -197,12 +242,12 @@ describe('reconcile', () => {
     });
 
     it('hands the children to a CR recreated with the same name', async () => {
-      const name = 'reborn';
+      const name = uniqueName('reborn');
       const first = await createCr(namespace, name);
       await converge(namespace, name);
       // Orphan the children so they outlive the first CR, as they may while the collector is busy.
       await adminClients().custom.deleteNamespacedCustomObject({ group: 'groupsp.measutosh.dev', version: 'v1', plural: 'kindcustomhttps', namespace, name, propagationPolicy: 'Orphan' });
-      await eventually('the first CR to be gone', async () => !(await getCr(namespace, name).catch(() => undefined)));
+      await eventually('the first CR to be gone', async () => (await orUndefined(getCr(namespace, name))) === undefined);
 
       const second = await createCr(namespace, name);
       await converge(namespace, name);
@@ -217,22 +262,22 @@ describe('reconcile', () => {
 
   describe('when the CR is being deleted', () => {
     it('leaves it and its children to the garbage collector', async () => {
-      const name = 'finalized';
+      const name = uniqueName('finalized');
       await createCr(namespace, name);
       await patchCrMetadata(namespace, name, { finalizers: ['test.stimulated-peering.dev/hold'] });
       await deleteCr(namespace, name);
 
       const result = await converge(namespace, name);
+      await patchCrMetadata(namespace, name, { finalizers: null });
 
       expect(result.outcome).toBe('deleting');
       expect(await readChildren(namespace, name)).toEqual({ deployment: undefined, service: undefined, configMap: undefined });
-      await patchCrMetadata(namespace, name, { finalizers: null });
     });
   });
 
   describe('when reconciled concurrently', () => {
     it('ends 20 simultaneous reconciles of a new CR with no error and the right state', async () => {
-      const name = 'concurrent';
+      const name = uniqueName('concurrent');
       await createCr(namespace, name, { replicaCount: 3 });
 
       const results = await Promise.all(Array.from({ length: 20 }, () => converge(namespace, name)));

@@ -9,7 +9,7 @@ import { GROUP, PLURAL, VERSION } from '../../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../../functions/core/kube-api.js';
 import { reconcile } from '../../functions/core/reconciler.js';
 import { resync } from '../../functions/core/resync.js';
-import { adminClients, createNamespace, deleteNamespace, installCrd, kubectlOk, originalSample, serviceAccountConfig, uniqueName } from '../support/kube.js';
+import { adminClients, adminKubeClient, createNamespace, deleteNamespace, installCrd, kubectlOk, originalSample, serviceAccountConfig, serviceAccountToken, uniqueName } from '../support/kube.js';
 import { condition, createCr, getCr, readChildren, reconcileUntilReady, silentLog } from '../support/operator.js';
 
 const CLUSTER_ROLE_PATH = new URL('../../infra/reconciler/clusterrole.yaml', import.meta.url).pathname;
@@ -37,7 +37,7 @@ beforeAll(async () => {
     },
   });
   asReconciler = await serviceAccountConfig(namespace, serviceAccount);
-  api = new KubeApi(asReconciler);
+  api = new KubeApi(adminKubeClient().withToken(await serviceAccountToken(namespace, serviceAccount)));
 });
 
 afterAll(async () => {
@@ -63,27 +63,30 @@ describe('the reconciler ClusterRole', () => {
       await kubectlOk(['apply', '-f', '-'], originalSample(namespace));
     });
 
-    it('creates the children, writes the status and records Events', async () => {
+    it('creates the children, writes the status, repairs drift and records an Event for it', async () => {
       const first = await reconcile({ api, log: silentLog }, { namespace, name });
+      await kubectlOk(['-n', namespace, 'scale', 'deployment', name, '--replicas=5']);
+      const repair = await reconcile({ api, log: silentLog }, { namespace, name });
       await reconcileUntilReady(api, namespace, name);
 
       expect(first.outcome).toBe('converged');
       expect(first.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
+      expect(repair.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated' })]);
       const { deployment, service, configMap } = await readChildren(namespace, name);
       expect([deployment, service, configMap].every(Boolean)).toBe(true);
       const cr = await getCr(namespace, name);
       expect(cr.status?.observedGeneration).toBe(cr.metadata.generation);
       expect(condition(cr, 'Ready')).toMatchObject({ status: 'True' });
       const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=KindCustomHttp` });
-      expect(events.items.map((e) => e.reason)).toContain('Created');
+      expect(events.items.map((e) => e.reason)).toContain('Updated');
     });
 
     it('deletes a child it has to replace', async () => {
-      await api.deleteChild('ConfigMap', namespace, `${name}-configmap`);
+      const configMap = await api.getChild('ConfigMap', namespace, `${name}-configmap`);
 
-      const result = await reconcile({ api, log: silentLog }, { namespace, name });
+      await api.deleteChild('ConfigMap', namespace, `${name}-configmap`, configMap!.metadata!.uid!);
 
-      expect(result.changes).toEqual([expect.objectContaining({ kind: 'ConfigMap', action: 'created' })]);
+      expect(await api.getChild('ConfigMap', namespace, `${name}-configmap`)).toBeUndefined();
     });
   });
 
@@ -107,9 +110,9 @@ describe('the reconciler ClusterRole', () => {
     });
 
     it('converges every KindCustomHttp, page by page', async () => {
-      const report = await resync({ api, log: silentLog }, { namespaces: [otherNamespace], concurrency: 2, pageSize: 1 });
+      const report = await resync({ api, log: silentLog }, { namespaces: [otherNamespace], concurrency: 2, pageSize: 1, timeLeft: () => 60_000 });
 
-      expect(report).toMatchObject({ found: 2, converged: 2, drifted: 2, failed: [], complete: true });
+      expect(report).toMatchObject({ checked: 2, drifted: 2, repaired: 2, failed: [], notReached: 0 });
       for (const name of ['first', 'second']) {
         const { deployment, service, configMap } = await readChildren(otherNamespace, name);
         expect([deployment, service, configMap].every(Boolean)).toBe(true);

@@ -1,6 +1,7 @@
 // A TCP proxy in front of the apiserver whose open connections can be frozen: bytes stop flowing
 // both ways but the sockets stay open, as when a NAT or load balancer silently drops a connection.
-// New connections still go through, so a client that notices the silence can recover.
+// New connections still go through, so a client that notices the silence can recover. It can also
+// play an outage: every connection refused (reset) until it is over.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 
 export class FreezableProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
+  private down = false;
 
   private constructor(private readonly server: Server) {}
 
@@ -16,6 +18,7 @@ export class FreezableProxy {
     const server = createServer();
     const proxy = new FreezableProxy(server);
     server.on('connection', (client) => {
+      if (proxy.down) return void client.resetAndDestroy();
       const upstream = connect(target.port, target.host);
       const pair: [Socket, Socket] = [client, upstream];
       proxy.pairs.add(pair);
@@ -46,6 +49,19 @@ export class FreezableProxy {
       upstream.pause();
     }
     return this.pairs.size;
+  }
+
+  /** An outage: open connections are cut and new ones refused, until `recover`. */
+  goDown(): void {
+    this.down = true;
+    for (const [client, upstream] of this.pairs) {
+      client.resetAndDestroy();
+      upstream.destroy();
+    }
+  }
+
+  recover(): void {
+    this.down = false;
   }
 
   /** A copy of the kubeconfig at `path` whose server is this proxy. */

@@ -11,7 +11,8 @@ import {
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
-import { ClusterConfig, loadClusterConfig } from '../../functions/core/cluster-access.js';
+import { clusterEndpoint } from '../../functions/core/cluster-endpoint.js';
+import { KubeClient } from '../../functions/core/kube-client.js';
 import { kubectl as runKubectl, kubectlOk as runKubectlOk, type KubectlResult } from '../../infra/local/cluster/index.js';
 import { crdPath, installCrd as installCrdOn } from '../../infra/local/crd.js';
 
@@ -19,9 +20,16 @@ export function kubeconfigPath(): string {
   return inject('kubeconfig');
 }
 
-/** A client config for the test cluster's admin. */
-export function adminConfig(): ClusterConfig {
-  return loadClusterConfig({ mode: 'kubeconfig', path: kubeconfigPath() });
+/** A client-node config for the test cluster's admin, for the typed clients tests arrange with. */
+export function adminConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfigPath());
+  return config;
+}
+
+/** The operator's own client as the test cluster's admin. */
+export function adminKubeClient(options: { timeoutMs?: number; kubeconfig?: string } = {}): KubeClient {
+  return new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: options.kubeconfig ?? kubeconfigPath() }), { timeoutMs: options.timeoutMs ?? 10_000 });
 }
 
 export function adminClients(config: KubeConfig = adminConfig()) {
@@ -82,8 +90,10 @@ export async function eventually<T>(
 }
 
 export const CRD_PATH = crdPath;
-export const ORIGINAL_CRD_PATH = new URL('../../../shared/seed/original/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
-export const ORIGINAL_SAMPLE_PATH = new URL('../../../shared/seed/original/groupsp_v1_kindcustomhttp.yaml', import.meta.url).pathname;
+/** The schema-less CRD the original operator installed (test data). */
+export const ORIGINAL_CRD_PATH = new URL('../fixtures/original-crd.yaml', import.meta.url).pathname;
+/** The original operator's sample CR, which `npm start` applies too. */
+export const ORIGINAL_SAMPLE_PATH = new URL('../../infra/local/sample-kindcustomhttp.yaml', import.meta.url).pathname;
 
 /** The original sample CR, unchanged but for its namespace. */
 export function originalSample(namespace: string): string {
@@ -119,16 +129,37 @@ export async function restrictedIdentity(namespace: string, rules: V1PolicyRule[
   return { config: await serviceAccountConfig(namespace, name), user: `system:serviceaccount:${namespace}:${name}` };
 }
 
-/** A KubeConfig acting as an existing ServiceAccount. */
+/** A real token of an existing ServiceAccount, from the TokenRequest API. */
+export async function serviceAccountToken(namespace: string, name: string): Promise<string> {
+  const token = await adminClients().core.createNamespacedServiceAccountToken({ namespace, name, body: { spec: { expirationSeconds: 3600, audiences: [] } } });
+  return token.status!.token!;
+}
+
+/** A client-node KubeConfig acting as an existing ServiceAccount. */
 export async function serviceAccountConfig(namespace: string, name: string): Promise<KubeConfig> {
   const admin = adminConfig();
-  const token = await adminClients(admin).core.createNamespacedServiceAccountToken({
-    namespace,
-    name,
-    body: { spec: { expirationSeconds: 3600, audiences: [] } },
-  });
-  const cluster = admin.getCurrentCluster()!;
-  const config = new ClusterConfig();
-  config.loadFromClusterAndUser(cluster, { name, token: token.status!.token });
+  const config = new KubeConfig();
+  config.loadFromClusterAndUser(admin.getCurrentCluster()!, { name, token: await serviceAccountToken(namespace, name) });
   return config;
+}
+
+/** The operator's own client acting as an existing ServiceAccount. */
+export async function serviceAccountClient(namespace: string, name: string): Promise<KubeClient> {
+  return adminKubeClient().withToken(await serviceAccountToken(namespace, name));
+}
+
+/**
+ * The apiserver's own count of requests (apiserver_request_total) matching `labels`, summed:
+ * what a client really sent, whatever the client says. E.g. `{ verb: 'APPLY' }`.
+ */
+export async function apiserverRequests(labels: Record<string, string>): Promise<number> {
+  const text = await kubectlOk(['get', '--raw', '/metrics']);
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labelText = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
+    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
 }

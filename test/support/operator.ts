@@ -3,12 +3,13 @@ import { PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, t
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../../functions/core/kube-api.js';
 import { reconcile, type Log, type ReconcileResult } from '../../functions/core/reconciler.js';
-import { adminClients, adminConfig, eventually } from './kube.js';
+import { ApiError } from '../../functions/core/kube-client.js';
+import { adminClients, adminKubeClient, eventually } from './kube.js';
 
 export const silentLog: Log = { info: () => {}, warn: () => {} };
 
 export function operatorApi(): KubeApi {
-  return new KubeApi(adminConfig());
+  return new KubeApi(adminKubeClient());
 }
 
 export interface SampleSpec {
@@ -60,7 +61,16 @@ export interface Children {
   configMap?: V1ConfigMap;
 }
 
-const orUndefined = <T>(promise: Promise<T>) => promise.catch(() => undefined);
+/** The object, or undefined when the read answers 404; any other failure fails the test. */
+export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
+  try {
+    return await promise;
+  } catch (error) {
+    const code = (error as { code?: number }).code;
+    if (code === 404 || (error instanceof ApiError && error.code === 404)) return undefined;
+    throw error;
+  }
+}
 
 export async function readChildren(namespace: string, name: string): Promise<Children> {
   const { apps, core } = adminClients();

@@ -10,7 +10,7 @@ export interface KubectlResult {
 /** Runs kubectl; resolves with its exit code and output rather than throwing. */
 export function kubectl(binary: string, kubeconfig: string, args: string[], input?: string): Promise<KubectlResult> {
   return new Promise((resolve) => {
-    const child = execFile(binary, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 64 * 2 ** 20 }, (error, stdout, stderr) => {
+    const child = execFile(binary, args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 256 * 2 ** 20 }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin!.end(input);

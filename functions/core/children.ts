@@ -1,0 +1,79 @@
+// The three kinds of object a KindCustomHttp owns, in one table: how each is named and built,
+// where it lives in the API, and which of its maps must hold exactly what we want. The desired
+// state, the apply, drift detection, the resync's lists and the forwarder's watches all read it.
+import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
+import { configMapName, desiredConfigMap, desiredDeployment, desiredService, workloadName } from './desired.js';
+import type { KindCustomHttp, KindCustomHttpSpec } from './kindcustomhttp.js';
+
+export const childKinds = ['Deployment', 'Service', 'ConfigMap'] as const;
+export type ChildKind = (typeof childKinds)[number];
+
+interface ObjectOfKind {
+  Deployment: V1Deployment;
+  Service: V1Service;
+  ConfigMap: V1ConfigMap;
+}
+export type ChildObject<K extends ChildKind = ChildKind> = ObjectOfKind[K];
+/** One object of each kind, where there is one. */
+export type Children = { [K in ChildKind]?: ChildObject<K> };
+
+export interface ChildKindInfo<K extends ChildKind> {
+  kind: K;
+  apiVersion: string;
+  /** The API group's path: `/apis/apps/v1` or `/api/v1`. */
+  groupPath: string;
+  plural: string;
+  /** The child's name, from its CR's name. */
+  name(crName: string): string;
+  desired(cr: KindCustomHttp, spec: KindCustomHttpSpec): ChildObject<K>;
+  /**
+   * Maps the child must hold exactly as desired. Server-side apply leaves entries other managers
+   * set, but an extra selector entry (such as the original operator's shared label) selects no
+   * pods, and an extra ConfigMap key is served to the pods as a file.
+   */
+  exactMaps: string[][];
+}
+
+export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
+  Deployment: {
+    kind: 'Deployment',
+    apiVersion: 'apps/v1',
+    groupPath: '/apis/apps/v1',
+    plural: 'deployments',
+    name: workloadName,
+    desired: desiredDeployment,
+    exactMaps: [],
+  },
+  Service: {
+    kind: 'Service',
+    apiVersion: 'v1',
+    groupPath: '/api/v1',
+    plural: 'services',
+    name: workloadName,
+    desired: desiredService,
+    exactMaps: [['spec', 'selector']],
+  },
+  ConfigMap: {
+    kind: 'ConfigMap',
+    apiVersion: 'v1',
+    groupPath: '/api/v1',
+    plural: 'configmaps',
+    name: configMapName,
+    desired: desiredConfigMap,
+    exactMaps: [['data'], ['binaryData']],
+  },
+};
+
+/** The collection of a kind, in one namespace or in all. */
+export function collectionPath(info: Pick<ChildKindInfo<ChildKind>, 'groupPath' | 'plural'>, namespace?: string): string {
+  return namespace ? `${info.groupPath}/namespaces/${namespace}/${info.plural}` : `${info.groupPath}/${info.plural}`;
+}
+
+export function objectPath(info: Pick<ChildKindInfo<ChildKind>, 'groupPath' | 'plural'>, namespace: string, name: string): string {
+  return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
+}
+
+/** Every child a CR should have, by kind. */
+export function desiredChildren(cr: KindCustomHttp, spec: KindCustomHttpSpec): { [K in ChildKind]: ChildObject<K> } {
+  return Object.fromEntries(childKinds.map((kind) => [kind, childKindInfo[kind].desired(cr, spec)])) as { [K in ChildKind]: ChildObject<K> };
+}

@@ -1,0 +1,122 @@
+// Deciding, without any API call, what a child needs: whether it is ours to write, and which of
+// the fields we own differ from what we want. The reconcile and the resync ask the same questions
+// of the same observed objects, so they always agree on what drifted.
+import { isDeepStrictEqual } from 'node:util';
+import { childKindInfo, type ChildKind, type ChildObject } from './children.js';
+import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, selectorLabels } from './desired.js';
+import { API_VERSION, KIND, type KindCustomHttp } from './kindcustomhttp.js';
+
+/** Annotation on a CR that lets it take over existing objects under its children's names. */
+export const ADOPT_ANNOTATION = 'groupsp.measutosh.dev/adopt-existing';
+
+/** The pod selector every child of the original Go operator used, whatever its CR. */
+const ORIGINAL_SELECTOR = { app: 'measutosh-http-server' };
+
+/**
+ * Whose an object under a child's name is:
+ * - `ours`: this CR's, or an earlier CR's of the same name, or our own orphaned child;
+ * - `adoptable`: made by the original operator, or the CR asks to adopt it;
+ * - `foreign`: anybody else's; it is left as it is.
+ */
+export type Claim = { kind: 'absent' } | { kind: 'ours' } | { kind: 'adoptable'; why: string } | { kind: 'foreign'; why: string };
+
+interface Metadata {
+  name?: string;
+  labels?: Record<string, string>;
+  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
+}
+
+function isOriginalOperators(kind: ChildKind, object: ChildObject, siblings: Partial<Record<ChildKind, ChildObject>>): boolean {
+  switch (kind) {
+    case 'Deployment':
+      return isDeepStrictEqual((object as ChildObject<'Deployment'>).spec?.selector?.matchLabels, ORIGINAL_SELECTOR);
+    case 'Service':
+      return isDeepStrictEqual((object as ChildObject<'Service'>).spec?.selector, ORIGINAL_SELECTOR);
+    case 'ConfigMap':
+      // It has no mark of its own: it is the original's when the original's Deployment stands beside it.
+      return !!siblings.Deployment && isOriginalOperators('Deployment', siblings.Deployment, {});
+  }
+}
+
+export function claimOf(kind: ChildKind, observed: ChildObject | undefined, cr: KindCustomHttp, siblings: Partial<Record<ChildKind, ChildObject>>): Claim {
+  if (!observed) return { kind: 'absent' };
+  const metadata = (observed.metadata ?? {}) as Metadata;
+  const controller = metadata.ownerReferences?.find((ref) => ref.controller);
+  if (controller) {
+    const sameCr = controller.kind === KIND && controller.apiVersion === API_VERSION && controller.name === cr.metadata.name;
+    // Another uid is an earlier CR of this name, deleted while its children outlived it.
+    if (sameCr) return { kind: 'ours' };
+    return { kind: 'foreign', why: `it is controlled by ${controller.kind} ${controller.name}` };
+  }
+  const labels = metadata.labels ?? {};
+  if (labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_INSTANCE] === selectorLabels(cr.metadata.name)[LABEL_INSTANCE]) return { kind: 'ours' };
+  if (isOriginalOperators(kind, observed, siblings)) return { kind: 'adoptable', why: 'the original operator made it' };
+  if (cr.metadata.annotations?.[ADOPT_ANNOTATION] === 'true') return { kind: 'adoptable', why: `the CR has ${ADOPT_ANNOTATION}=true` };
+  return { kind: 'foreign', why: 'it has no controller and was not made by this operator' };
+}
+
+/** Paths under `desired` whose values `actual` lacks or holds differently: what an apply would change. */
+export function changedFields(desired: unknown, actual: unknown, path = ''): string[] {
+  if (desired !== null && typeof desired === 'object' && !Array.isArray(desired)) {
+    const actualObject = actual !== null && typeof actual === 'object' && !Array.isArray(actual) ? (actual as Record<string, unknown>) : {};
+    return Object.entries(desired).flatMap(([key, value]) =>
+      path === '' && key === 'status' ? [] : changedFields(value, actualObject[key], path ? `${path}.${key}` : key),
+    );
+  }
+  if (Array.isArray(desired)) {
+    if (!Array.isArray(actual) || actual.length !== desired.length) return [path];
+    return desired.some((item, index) => changedFields(item, actual[index], `${path}[]`).length > 0) ? [path] : [];
+  }
+  if (sameQuantity(desired, actual, path)) return [];
+  return isDeepStrictEqual(desired, actual) ? [] : [path];
+}
+
+const quantitySuffixes: Record<string, number> = {
+  n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
+  Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60,
+};
+
+function quantityValue(value: unknown): number | undefined {
+  const match = /^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)(n|u|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.exec(String(value));
+  return match ? Number(match[1]) * quantitySuffixes[match[2] ?? '']! : undefined;
+}
+
+/** The apiserver stores resource quantities in canonical form ("0.5" as "500m"): compare their values. */
+function sameQuantity(desired: unknown, actual: unknown, path: string): boolean {
+  if (!/\.resources\.(requests|limits)\./.test(path)) return false;
+  const [a, b] = [quantityValue(desired), quantityValue(actual)];
+  return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-9;
+}
+
+function mapAt(object: unknown, path: string[]): Record<string, unknown> {
+  const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
+  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+}
+
+/** The entries `live` holds beyond `desired` in its kind's exact maps, by map. */
+function strayEntries(kind: ChildKind, desired: unknown, live: unknown): Array<{ path: string[]; keys: string[] }> {
+  return childKindInfo[kind].exactMaps.flatMap((path) => {
+    const wanted = mapAt(desired, path);
+    const keys = Object.keys(mapAt(live, path)).filter((key) => !(key in wanted));
+    return keys.length > 0 ? [{ path, keys }] : [];
+  });
+}
+
+/** A JSON merge patch deleting the stray entries of `live`'s exact maps, or undefined when there are none. */
+export function strayEntriesPatch(kind: ChildKind, desired: unknown, live: unknown): Record<string, unknown> | undefined {
+  const stray = strayEntries(kind, desired, live);
+  if (stray.length === 0) return undefined;
+  const patch: Record<string, unknown> = {};
+  for (const { path, keys } of stray) {
+    let node = patch;
+    for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
+    node[path.at(-1)!] = Object.fromEntries(keys.map((key) => [key, null]));
+  }
+  return patch;
+}
+
+/** Everything about `observed` that differs from `desired`: the owned fields that changed and the maps with stray entries. */
+export function driftOf(kind: ChildKind, desired: ChildObject, observed: ChildObject): string[] {
+  const strayMaps = strayEntries(kind, desired, observed).map(({ path }) => path.join('.'));
+  return [...new Set([...changedFields(desired, observed), ...strayMaps])];
+}

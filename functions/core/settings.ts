@@ -1,0 +1,40 @@
+// What every process's configuration shares: settings read from the environment once at start-up
+// and validated, so a missing or malformed one stops the process with a message naming it.
+import { z } from 'zod';
+import { describeIssues } from './validation.js';
+
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** The Kubernetes client's settings; each process chooses its own rate limit. */
+export function kubeClientSettings(defaults: { qps: number; burst: number }) {
+  return {
+    KUBECONFIG: z.string().min(1).optional(),
+    KUBE_CONTEXT: z.string().min(1).optional(),
+    /** Set in every pod; with no KUBECONFIG, a process in a pod uses its service account. */
+    KUBERNETES_SERVICE_HOST: z.string().min(1).optional(),
+    /** Client-side rate limit on Kubernetes API requests, per process. */
+    KUBE_API_QPS: positiveInt(defaults.qps),
+    KUBE_API_BURST: positiveInt(defaults.burst),
+    /** A Kubernetes API request with no answer after this long fails (as transient) and the connections are replaced. */
+    KUBE_API_TIMEOUT_MS: positiveInt(10_000),
+  };
+}
+
+/** A kubeconfig when one is given, else the pod's service account when in a pod. */
+export function defaultClusterAccess(env: { KUBECONFIG?: string; KUBERNETES_SERVICE_HOST?: string }): 'kubeconfig' | 'in-cluster' {
+  return env.KUBERNETES_SERVICE_HOST && !env.KUBECONFIG ? 'in-cluster' : 'kubeconfig';
+}
+
+/** Parses `env` with a process's schema, or throws a ConfigurationError naming every bad setting. */
+export function readSettings<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+  const result = schema.safeParse(env);
+  if (!result.success) throw new ConfigurationError(`invalid ${what}: ${describeIssues(result.error.issues)}`);
+  return result.data;
+}
