@@ -20,6 +20,7 @@ export class Progress {
     if (!json) return undefined;
     const level = str(json.level);
     if (line.source === 'forwarder') return this.forwarderLine(line.at, json, level);
+    if (line.source === 'bus') return busLine(line.at, json);
     return this.functionLine(line.at, json, level);
   }
 
@@ -51,9 +52,19 @@ export class Progress {
     }
     if (json.message === 'resync finished') {
       const report = json.report as Json;
-      return { at, text: `resync     found ${Number(report.found)}, drifted ${Number(report.drifted)}, repaired ${Number(report.repaired)}, failed ${Number(report.failed)}` };
+      return { at, text: `resync     checked ${Number(report.checked)}, drifted ${Number(report.drifted)}, repaired ${Number(report.repaired)}, failed ${Number(report.failed)}` };
     }
     if (level === 'WARN' || level === 'ERROR') return { at, text: `functions  ${level.toLowerCase()}: ${str(json.message)}` };
     return undefined;
   }
+}
+
+/** An invocation of the reconcile function by the emulated event source: its batch and what came back. */
+function busLine(at: number, json: Json): ProgressEntry {
+  const outcome = json.error
+    ? `failed: ${str(json.error)}; its ${Number(json.messages)} message(s) come back after the visibility timeout`
+    : Number(json.failed) > 0
+      ? `${Number(json.failed)} message(s) reported failed come back after the visibility timeout`
+      : `done in ${Number(json.durationMs)} ms`;
+  return { at, text: `bus        reconcile invoked with ${Number(json.messages)} message(s), the oldest queued ${Number(json.oldestWaitMs)} ms: ${outcome}` };
 }

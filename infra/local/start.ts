@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       if (entry) say(entry.text);
     },
   });
-  say(`stack      functions under osls offline (bus http://127.0.0.1:4010), forwarder metrics at ${stack.forwarderUrl}/metrics`);
+  say(`stack      functions under osls offline, bus and queue emulated at ${stack.busUrl}, forwarder metrics at ${stack.forwarderUrl}/metrics`);
 
   const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;

@@ -26,6 +26,8 @@ export interface BusFigures {
   eventsMatched: number;
   invocations: number;
   failedInvocations: number;
+  /** Messages handed to the function, over all invocations (redeliveries included). */
+  messagesInvoked: number;
   messagesPerInvocation: number;
   maxConcurrentInvocations: number;
   redeliveries: number;
@@ -68,6 +70,7 @@ export class LocalBus {
       eventsMatched: this.eventsMatched,
       invocations,
       failedInvocations,
+      messagesInvoked,
       messagesPerInvocation: invocations === 0 ? 0 : messagesInvoked / invocations,
       maxConcurrentInvocations: maxInFlight,
       redeliveries: this.queue.counters.redelivered,
