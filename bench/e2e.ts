@@ -4,6 +4,8 @@ import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@k
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadClusterConfig } from '../functions/core/cluster-access.js';
+import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
+import { KubeClient } from '../functions/core/kube-client.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { LocalStack } from '../infra/local/stack.js';
@@ -104,6 +106,6 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
     polling = false;
     await poller.catch(() => undefined);
     await stack.stop();
-    await deleteNamespaceAndWait(core, namespace);
+    await deleteNamespaceAndWait(new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 }), namespace);
   }
 }

@@ -47,7 +47,7 @@ export async function benchReconcile(kubeconfig: string, count = 200): Promise<R
   const versionsAfter = await resourceVersions(core, config.makeApiClient(AppsV1Api), custom, namespace);
   const rvChanges = [...versionsAfter].filter(([key, rv]) => versionsBefore.get(key) !== rv).length;
 
-  await deleteNamespaceAndWait(core, namespace);
+  await deleteNamespaceAndWait(client, namespace);
   return {
     'reconcile.crs': count,
     'reconcile.create.requests_per_reconcile': round(created.requests, 2),

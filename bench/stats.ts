@@ -1,4 +1,6 @@
 // Small helpers shared by the benchmarks.
+import { ApiError, type KubeClient } from '../functions/core/kube-client.js';
+
 export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return NaN;
   const sorted = [...samples].sort((a, b) => a - b);
@@ -17,12 +19,16 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms:
 }
 
 /** Deletes a namespace and waits until it is gone, so the next measurement does not share the cluster with its clean-up. */
-export async function deleteNamespaceAndWait(core: import('@kubernetes/client-node').CoreV1Api, name: string, timeoutMs = 600_000): Promise<void> {
-  await core.deleteNamespace({ name }).catch(() => undefined);
+export async function deleteNamespaceAndWait(client: KubeClient, name: string, timeoutMs = 600_000): Promise<void> {
+  await client.request(`/api/v1/namespaces/${name}`, { method: 'DELETE' });
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const gone = await core.readNamespace({ name }).then(() => false, () => true);
-    if (gone) return;
+    try {
+      await client.request(`/api/v1/namespaces/${name}`);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 404) return;
+      throw error;
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
   throw new Error(`namespace ${name} still exists after ${timeoutMs / 1000} s`);

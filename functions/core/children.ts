@@ -27,11 +27,12 @@ export interface ChildKindInfo<K extends ChildKind> {
   name(crName: string): string;
   desired(cr: KindCustomHttp, spec: KindCustomHttpSpec): ChildObject<K>;
   /**
-   * Maps the child must hold exactly as desired. Server-side apply leaves entries other managers
-   * set, but an extra selector entry (such as the original operator's shared label) selects no
-   * pods, and an extra ConfigMap key is served to the pods as a file.
+   * Fields the child must hold exactly as desired: maps with no other entries, lists with no other
+   * items. Server-side apply leaves what other managers set, but an extra selector entry selects
+   * no pods, an extra port exposes what the CR does not, an extra ConfigMap key is served to the
+   * pods as a file.
    */
-  exactMaps: string[][];
+  exactFields: string[][];
 }
 
 export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
@@ -42,7 +43,7 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     plural: 'deployments',
     name: workloadName,
     desired: desiredDeployment,
-    exactMaps: [],
+    exactFields: [],
   },
   Service: {
     kind: 'Service',
@@ -51,7 +52,7 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     plural: 'services',
     name: workloadName,
     desired: desiredService,
-    exactMaps: [['spec', 'selector']],
+    exactFields: [['spec', 'selector'], ['spec', 'ports']],
   },
   ConfigMap: {
     kind: 'ConfigMap',
@@ -60,7 +61,7 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     plural: 'configmaps',
     name: configMapName,
     desired: desiredConfigMap,
-    exactMaps: [['data'], ['binaryData']],
+    exactFields: [['data'], ['binaryData']],
   },
 };
 

@@ -101,22 +101,36 @@ export function fromKubeconfig(text: string, base: string, context?: string): Cl
   const contextName = context ?? config['current-context'];
   if (!contextName) throw new KubeconfigError('the kubeconfig has no current-context');
   const { cluster: clusterName, user: userName } = named(config.contexts, contextName, 'context').context;
-  const cluster = named(config.clusters, clusterName, 'cluster').cluster;
-  const user = named(config.users, userName, 'user').user ?? {};
-  if (!cluster.server) throw new KubeconfigError(`cluster ${JSON.stringify(clusterName)} has no server`);
-  if (cluster['proxy-url']) throw new KubeconfigError(`cluster ${JSON.stringify(clusterName)} uses proxy-url, which is not supported`);
-  if (user['auth-provider'] || user.username) {
-    throw new KubeconfigError(`user ${JSON.stringify(userName)} uses an auth-provider or basic auth; use a token, a client certificate or an exec plugin`);
-  }
+  return { ...clusterPart(clusterName, named(config.clusters, clusterName, 'cluster').cluster, base), ...userPart(userName, named(config.users, userName, 'user').user ?? {}, base) };
+}
+
+function clusterPart(name: string, cluster: KubeconfigCluster, base: string): Omit<ClusterEndpoint, 'cert' | 'key' | 'token'> {
+  if (!cluster.server) throw new KubeconfigError(`cluster ${JSON.stringify(name)} has no server`);
+  if (cluster['proxy-url']) throw new KubeconfigError(`cluster ${JSON.stringify(name)} uses proxy-url, which is not supported`);
   return {
     server: cluster.server,
     ca: material(cluster['certificate-authority-data'], cluster['certificate-authority'], base),
-    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] ?? false,
+    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
     tlsServerName: cluster['tls-server-name'],
+  };
+}
+
+function userPart(name: string, user: KubeconfigUser, base: string): Pick<ClusterEndpoint, 'cert' | 'key' | 'token'> {
+  if (user['auth-provider'] || user.username) {
+    throw new KubeconfigError(`user ${JSON.stringify(name)} uses an auth-provider or basic auth; use a token, a client certificate or an exec plugin`);
+  }
+  return {
     cert: material(user['client-certificate-data'], user['client-certificate'], base),
     key: material(user['client-key-data'], user['client-key'], base),
-    token: user.token ? async () => user.token : user.tokenFile ? tokenFile(resolve(base, user.tokenFile)) : user.exec ? execToken(user.exec) : undefined,
+    token: userToken(user, base),
   };
+}
+
+function userToken(user: KubeconfigUser, base: string): ClusterEndpoint['token'] {
+  if (user.token) return async () => user.token;
+  if (user.tokenFile) return tokenFile(resolve(base, user.tokenFile));
+  if (user.exec) return execToken(user.exec);
+  return undefined;
 }
 
 function tokenFile(path: string): () => Promise<string> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { desiredChildren, type ChildObject } from './children.js';
-import { ADOPT_ANNOTATION, changedFields, claimOf, driftOf, strayEntriesPatch } from './drift.js';
+import { ADOPT_ANNOTATION, changedFields, claimOf, driftOf, exactFieldsPatch } from './drift.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
 
 const cr: KindCustomHttp = {
@@ -43,18 +43,25 @@ describe('changedFields', () => {
   });
 });
 
-describe('strayEntriesPatch', () => {
+describe('exactFieldsPatch', () => {
   it('deletes selector entries another manager left on a Service', () => {
-    expect(strayEntriesPatch('Service', { spec: { selector: { mine: 'a' } } }, { spec: { selector: { mine: 'a', app: 'shared' } } })).toEqual({ spec: { selector: { app: null } } });
+    expect(exactFieldsPatch('Service', { spec: { selector: { mine: 'a' } } }, { spec: { selector: { mine: 'a', app: 'shared' } } })).toEqual({ spec: { selector: { app: null } } });
+  });
+
+  it('replaces a Service’s ports whole when someone added one', () => {
+    const ports = [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }];
+    const live = { spec: { ports: [...ports, { name: 'db', port: 5432, targetPort: 5432, protocol: 'TCP' }] } };
+    expect(exactFieldsPatch('Service', { spec: { ports } }, live)).toEqual({ spec: { ports } });
   });
 
   it('deletes ConfigMap keys the CR no longer has', () => {
-    expect(strayEntriesPatch('ConfigMap', { data: { hostports: 'x,1' } }, { data: { hostports: 'x,1', old: 'y' } })).toEqual({ data: { old: null } });
+    expect(exactFieldsPatch('ConfigMap', { data: { hostports: 'x,1' } }, { data: { hostports: 'x,1', old: 'y' } })).toEqual({ data: { old: null } });
   });
 
-  it('asks for nothing when the live maps hold only the desired entries', () => {
-    expect(strayEntriesPatch('ConfigMap', { data: { a: '1' } }, { data: { a: '2' } })).toBeUndefined();
-    expect(strayEntriesPatch('Deployment', {}, { spec: {} })).toBeUndefined();
+  it('asks for nothing when the live fields hold only what is desired, defaults added', () => {
+    expect(exactFieldsPatch('ConfigMap', { data: { a: '1' } }, { data: { a: '2' } })).toBeUndefined();
+    expect(exactFieldsPatch('Service', { spec: { ports: [{ port: 80 }] } }, { spec: { ports: [{ port: 80, nodePort: 0 }] } })).toBeUndefined();
+    expect(exactFieldsPatch('Deployment', {}, { spec: {} })).toBeUndefined();
   });
 });
 

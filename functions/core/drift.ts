@@ -42,33 +42,47 @@ export function claimOf(kind: ChildKind, observed: ChildObject | undefined, cr: 
   if (!observed) return { kind: 'absent' };
   const metadata = (observed.metadata ?? {}) as Metadata;
   const controller = metadata.ownerReferences?.find((ref) => ref.controller);
-  if (controller) {
-    const sameCr = controller.kind === KIND && controller.apiVersion === API_VERSION && controller.name === cr.metadata.name;
-    // Another uid is an earlier CR of this name, deleted while its children outlived it.
-    if (sameCr) return { kind: 'ours' };
-    return { kind: 'foreign', why: `it is controlled by ${controller.kind} ${controller.name}` };
-  }
-  const labels = metadata.labels ?? {};
-  if (labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_INSTANCE] === selectorLabels(cr.metadata.name)[LABEL_INSTANCE]) return { kind: 'ours' };
+  if (controller) return controlledClaim(controller, cr);
+  if (isOurOrphan(metadata, cr)) return { kind: 'ours' };
   if (isOriginalOperators(kind, observed, siblings)) return { kind: 'adoptable', why: 'the original operator made it' };
   if (cr.metadata.annotations?.[ADOPT_ANNOTATION] === 'true') return { kind: 'adoptable', why: `the CR has ${ADOPT_ANNOTATION}=true` };
   return { kind: 'foreign', why: 'it has no controller and was not made by this operator' };
 }
 
+type OwnerReference = NonNullable<Metadata['ownerReferences']>[number];
+
+function controlledClaim(controller: OwnerReference, cr: KindCustomHttp): Claim {
+  // Another uid is an earlier CR of this name, deleted while its children outlived it.
+  const sameCr = controller.kind === KIND && controller.apiVersion === API_VERSION && controller.name === cr.metadata.name;
+  return sameCr ? { kind: 'ours' } : { kind: 'foreign', why: `it is controlled by ${controller.kind} ${controller.name}` };
+}
+
+/** Our own child whose owner reference was removed (the CR deleted with propagation Orphan). */
+function isOurOrphan(metadata: Metadata, cr: KindCustomHttp): boolean {
+  const labels = metadata.labels ?? {};
+  return labels[LABEL_MANAGED_BY] === MANAGED_BY && labels[LABEL_INSTANCE] === selectorLabels(cr.metadata.name)[LABEL_INSTANCE];
+}
+
 /** Paths under `desired` whose values `actual` lacks or holds differently: what an apply would change. */
 export function changedFields(desired: unknown, actual: unknown, path = ''): string[] {
-  if (desired !== null && typeof desired === 'object' && !Array.isArray(desired)) {
-    const actualObject = actual !== null && typeof actual === 'object' && !Array.isArray(actual) ? (actual as Record<string, unknown>) : {};
-    return Object.entries(desired).flatMap(([key, value]) =>
-      path === '' && key === 'status' ? [] : changedFields(value, actualObject[key], path ? `${path}.${key}` : key),
-    );
-  }
-  if (Array.isArray(desired)) {
-    if (!Array.isArray(actual) || actual.length !== desired.length) return [path];
-    return desired.some((item, index) => changedFields(item, actual[index], `${path}[]`).length > 0) ? [path] : [];
-  }
+  if (isObject(desired)) return changedProperties(desired, isObject(actual) ? actual : {}, path);
+  if (Array.isArray(desired)) return changedItems(desired, actual, path) ? [path] : [];
   if (sameQuantity(desired, actual, path)) return [];
   return isDeepStrictEqual(desired, actual) ? [] : [path];
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function changedProperties(desired: Record<string, unknown>, actual: Record<string, unknown>, path: string): string[] {
+  return Object.entries(desired).flatMap(([key, value]) => (path === '' && key === 'status' ? [] : changedFields(value, actual[key], path ? `${path}.${key}` : key)));
+}
+
+/** A list is compared whole: the same length, each item holding what the desired one holds. */
+function changedItems(desired: unknown[], actual: unknown, path: string): boolean {
+  if (!Array.isArray(actual) || actual.length !== desired.length) return true;
+  return desired.some((item, index) => changedFields(item, actual[index], `${path}[]`).length > 0);
 }
 
 const quantitySuffixes: Record<string, number> = {
@@ -88,35 +102,40 @@ function sameQuantity(desired: unknown, actual: unknown, path: string): boolean 
   return a !== undefined && b !== undefined && Math.abs(a - b) <= Math.abs(a) * 1e-9;
 }
 
-function mapAt(object: unknown, path: string[]): Record<string, unknown> {
-  const value = path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
-  return value && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+function valueAt(object: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], object);
 }
 
-/** The entries `live` holds beyond `desired` in its kind's exact maps, by map. */
-function strayEntries(kind: ChildKind, desired: unknown, live: unknown): Array<{ path: string[]; keys: string[] }> {
-  return childKindInfo[kind].exactMaps.flatMap((path) => {
-    const wanted = mapAt(desired, path);
-    const keys = Object.keys(mapAt(live, path)).filter((key) => !(key in wanted));
-    return keys.length > 0 ? [{ path, keys }] : [];
+/** The exact fields `live` holds differently: a list with other items, a map with other entries (set to null). */
+function exactFieldChanges(kind: ChildKind, desired: unknown, live: unknown): Array<{ path: string[]; value: unknown }> {
+  return childKindInfo[kind].exactFields.flatMap((path): Array<{ path: string[]; value: unknown }> => {
+    const [wanted, found] = [valueAt(desired, path), valueAt(live, path)];
+    if (Array.isArray(wanted)) return changedFields(wanted, found, path.join('.')).length > 0 ? [{ path, value: wanted }] : [];
+    const keep = (wanted ?? {}) as Record<string, unknown>;
+    const stray = Object.keys((found ?? {}) as Record<string, unknown>).filter((key) => !(key in keep));
+    return stray.length > 0 ? [{ path, value: Object.fromEntries(stray.map((key) => [key, null])) }] : [];
   });
 }
 
-/** A JSON merge patch deleting the stray entries of `live`'s exact maps, or undefined when there are none. */
-export function strayEntriesPatch(kind: ChildKind, desired: unknown, live: unknown): Record<string, unknown> | undefined {
-  const stray = strayEntries(kind, desired, live);
-  if (stray.length === 0) return undefined;
+/**
+ * A JSON merge patch that makes `live`'s exact fields what is desired (a list replaced whole,
+ * stray map entries deleted), or undefined when they already are: what server-side apply cannot
+ * do to fields other managers set.
+ */
+export function exactFieldsPatch(kind: ChildKind, desired: unknown, live: unknown): Record<string, unknown> | undefined {
+  const changes = exactFieldChanges(kind, desired, live);
+  if (changes.length === 0) return undefined;
   const patch: Record<string, unknown> = {};
-  for (const { path, keys } of stray) {
+  for (const { path, value } of changes) {
     let node = patch;
     for (const key of path.slice(0, -1)) node = (node[key] ??= {}) as Record<string, unknown>;
-    node[path.at(-1)!] = Object.fromEntries(keys.map((key) => [key, null]));
+    node[path.at(-1)!] = value;
   }
   return patch;
 }
 
-/** Everything about `observed` that differs from `desired`: the owned fields that changed and the maps with stray entries. */
+/** Everything about `observed` that differs from `desired`: the owned fields that changed, and exact fields holding more. */
 export function driftOf(kind: ChildKind, desired: ChildObject, observed: ChildObject): string[] {
-  const strayMaps = strayEntries(kind, desired, observed).map(({ path }) => path.join('.'));
-  return [...new Set([...changedFields(desired, observed), ...strayMaps])];
+  const exact = exactFieldChanges(kind, desired, observed).map(({ path }) => path.join('.'));
+  return [...new Set([...changedFields(desired, observed), ...exact])];
 }

@@ -10,6 +10,7 @@ import {
   reconcileTarget,
   resourceChangedEntry,
   resyncEventSchema,
+  sqsBatchSchema,
 } from './event-contract.js';
 
 const eventsDir = new URL('../../test/events/', import.meta.url).pathname;
@@ -43,6 +44,26 @@ describe('event contract', () => {
     it('is rejected by the reconcile schema', () => {
       expect(reconcileEventSchema.safeParse(event).success).toBe(false);
     });
+  });
+
+  it('reads the recorded SQS batch as the queue delivers it, each body an event the rule routes to the reconcile', () => {
+    const { event } = recorded.find(({ file }) => file === 'sqs-batch.json')!;
+
+    const batch = sqsBatchSchema.parse(event);
+
+    expect(batch.Records).toHaveLength(2);
+    for (const record of batch.Records) {
+      const body = JSON.parse(record.body) as Record<string, unknown>;
+      expect(reconcileEventSchema.safeParse(body).success).toBe(true);
+      expect(matchesRule(body)).toBe(true);
+    }
+  });
+
+  it('refuses an event whose strings outgrow what the forwarder ever sends', () => {
+    const { event } = recorded.find(({ file }) => file === 'cr-created.json')!;
+    const oversized = { ...event, detail: { ...(event.detail as object), key: 'k'.repeat(300_000) } };
+
+    expect(reconcileEventSchema.safeParse(oversized).success).toBe(false);
   });
 
   it('accepts the recorded schedule input as a resync request', () => {

@@ -44,16 +44,19 @@ export function classifyFailure(error: unknown): Failure {
   const { code } = error;
   if (code === 404) return { kind: 'gone' };
   if (isNamespaceTerminating(error)) return { kind: 'terminating' };
-  if (code === 403) {
-    if (quotaExceeded.test(message)) return { kind: 'terminal', reason: 'QuotaExceeded', message };
-    if (rbacDenied.test(message)) return { kind: 'transient' };
-    return { kind: 'terminal', reason: 'AdmissionDenied', message };
-  }
+  if (code === 403) return forbidden(message);
   if (code === 400 || code === 422) {
     return { kind: 'terminal', reason: admissionDenied.test(message) ? 'AdmissionDenied' : 'ApplyRejected', message };
   }
   // 401 (an expired token is renewed), 408, 409 (a conflict), 410, 429, 5xx, and anything new.
   return { kind: 'transient' };
+}
+
+/** A 403 other than a namespace being deleted: a quota, our own RBAC, or an admission refusal. */
+function forbidden(message: string): Failure {
+  if (quotaExceeded.test(message)) return { kind: 'terminal', reason: 'QuotaExceeded', message };
+  if (rbacDenied.test(message)) return { kind: 'transient' };
+  return { kind: 'terminal', reason: 'AdmissionDenied', message };
 }
 
 /** Whether retrying may help: what the platform's retries are for. */

@@ -55,8 +55,11 @@ export class KubeApi {
     return orUndefined(this.client.request<ChildObject<K>>(objectPath(childKindInfo[kind], namespace, name)));
   }
 
-  listChildren<K extends ChildKind>(kind: K, options: ListOptions): Promise<Page<ChildObject<K>>> {
-    return this.list(collectionPath(childKindInfo[kind], options.namespace), options);
+  /** A page of one kind of child; items carry their apiVersion and kind, which lists leave out. */
+  async listChildren<K extends ChildKind>(kind: K, options: ListOptions): Promise<Page<ChildObject<K>>> {
+    const { apiVersion } = childKindInfo[kind];
+    const page = await this.list<ChildObject<K>>(collectionPath(childKindInfo[kind], options.namespace), options);
+    return { ...page, items: page.items.map((item) => ({ ...item, apiVersion, kind })) };
   }
 
   /** Server-side apply of a whole child; creates it when absent. */

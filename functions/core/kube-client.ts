@@ -121,27 +121,26 @@ export class KubeClient {
    * a NAT or load balancer silently forgot is never noticed otherwise, and whatever is sent on it
    * waits for an answer that never comes.
    */
-  resetConnections(): void {
-    const old = this.agent;
+  resetConnections(pool: HttpAgent = this.agent): void {
+    // Requests that timed out together each ask; only the pool they used is replaced, once.
+    if (pool !== this.agent) return;
     this.agent = this.newAgent();
-    old.destroy();
+    pool.destroy();
   }
 
-  /** One request; resolves with the parsed JSON answer (undefined when empty). */
+  /** One request; resolves with the parsed JSON answer (undefined when empty), or the text of another kind of answer. */
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-    const method = options.method ?? 'GET';
-    const what = describeRequest(method, path);
+    const what = describeRequest(options.method ?? 'GET', path);
     await this.limiter?.acquire();
     // Counted from when the rate limit lets the request go, so waiting for a token never times it out.
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+    const pool = this.agent;
     try {
-      const response = await this.send(path, options, signal);
-      const body = await readBody(response);
-      return parseAnswer<T>(what, response.statusCode ?? 0, body);
+      const response = await this.send(path, options, either(options.signal, deadline), pool);
+      return await answer<T>(what, response);
     } catch (error) {
-      throw this.noAnswer(error, what, deadline, timeoutMs);
+      throw this.noAnswer(error, what, { deadline, ms: timeoutMs, pool });
     }
   }
 
@@ -153,28 +152,18 @@ export class KubeClient {
     const what = describeRequest('GET', path);
     await this.limiter?.acquire();
     const idle = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, idle.signal]) : idle.signal;
     let timer = setTimeout(() => idle.abort(), options.idleTimeoutMs);
     const alive = () => {
       clearTimeout(timer);
       timer = setTimeout(() => idle.abort(), options.idleTimeoutMs);
     };
+    const pool = this.agent;
     try {
-      const response = await this.send(path, options, signal);
-      if ((response.statusCode ?? 0) >= 300) {
-        parseAnswer(what, response.statusCode ?? 0, await readBody(response));
-      }
-      let pending = '';
-      response.setEncoding('utf8');
-      for await (const chunk of response as AsyncIterable<string>) {
-        alive();
-        const lines = (pending + chunk).split('\n');
-        pending = lines.pop()!;
-        for (const line of lines) if (line.trim() !== '') options.onLine(line);
-      }
-      if (pending.trim() !== '') options.onLine(pending);
+      const response = await this.send(path, options, either(options.signal, idle.signal), pool);
+      if ((response.statusCode ?? 0) >= 300) await answer(what, response);
+      await forEachLine(response, options.onLine, alive);
     } catch (error) {
-      throw this.noAnswer(error, what, idle.signal, options.idleTimeoutMs);
+      throw this.noAnswer(error, what, { deadline: idle.signal, ms: options.idleTimeoutMs, pool });
     } finally {
       clearTimeout(timer);
     }
@@ -186,39 +175,48 @@ export class KubeClient {
     return new HttpsAgent({ keepAlive: true, ca, cert, key, rejectUnauthorized: !insecureSkipTlsVerify, servername: tlsServerName });
   }
 
-  private async send(path: string, options: RequestOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  private async send(path: string, options: RequestOptions, signal: AbortSignal, pool: HttpAgent): Promise<IncomingMessage> {
     this.requestCount++;
     const url = new URL(path, this.base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const token = await this.endpoint.token?.();
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers: Record<string, string> = {
-      accept: options.accept ?? 'application/json',
-      'user-agent': this.options.userAgent ?? 'stimulated-peering',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': options.contentType ?? 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}),
-    };
+    const headers = this.headers(options, await this.endpoint.token?.(), body);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
-      const request = send(url, { method: options.method ?? 'GET', headers, agent: this.agent, signal }, resolve);
+      const request = send(url, { method: options.method ?? 'GET', headers, agent: pool, signal }, resolve);
       request.on('error', reject);
       request.end(body);
     });
   }
 
+  private headers(options: RequestOptions, token: string | undefined, body: string | undefined): Record<string, string> {
+    const headers: Record<string, string> = { accept: options.accept ?? 'application/json', 'user-agent': this.options.userAgent ?? 'stimulated-peering' };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (body !== undefined) {
+      headers['content-type'] = options.contentType ?? 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(body));
+    }
+    return headers;
+  }
+
   /** A request that got no answer in time, or none at all: the caller's own abort passes through. */
-  private noAnswer(error: unknown, what: string, deadline: AbortSignal, ms: number): unknown {
+  private noAnswer(error: unknown, what: string, { deadline, ms, pool }: { deadline: AbortSignal; ms: number; pool: HttpAgent }): unknown {
     if (error instanceof ApiError) return error;
     if (deadline.aborted) {
       // The connection may be dead: the next request gets a new one.
-      this.resetConnections();
+      this.resetConnections(pool);
       return new NoAnswerError(what, { ms, cause: error });
     }
     if (error instanceof Error && error.name === 'AbortError') return error;
     return new NoAnswerError(what, { cause: error });
   }
+}
+
+/** The caller's cancellation and ours, whichever comes first. */
+function either(signal: AbortSignal | undefined, ours: AbortSignal): AbortSignal {
+  return signal ? AbortSignal.any([signal, ours]) : ours;
 }
 
 function readBody(response: IncomingMessage): Promise<string> {
@@ -230,13 +228,33 @@ function readBody(response: IncomingMessage): Promise<string> {
   });
 }
 
-function parseAnswer<T>(what: string, code: number, body: string): T {
-  if (code >= 200 && code < 300) return (body === '' ? undefined : JSON.parse(body)) as T;
-  let status: ApiStatus = {};
-  try {
-    status = JSON.parse(body) as ApiStatus;
-  } catch {
-    status = { message: body.slice(0, 500) };
+/** Hands each non-empty line of a streamed answer to `onLine`; `alive` hears every chunk. */
+async function forEachLine(response: IncomingMessage, onLine: (line: string) => void, alive: () => void): Promise<void> {
+  let pending = '';
+  response.setEncoding('utf8');
+  for await (const chunk of response as AsyncIterable<string>) {
+    alive();
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop()!;
+    for (const line of lines) if (line.trim() !== '') onLine(line);
   }
-  throw new ApiError(what, code, status);
+  if (pending.trim() !== '') onLine(pending);
+}
+
+/** The answer's JSON (undefined when empty) or, for a text answer, its text; an ApiError for a failure. */
+async function answer<T>(what: string, response: IncomingMessage): Promise<T> {
+  const body = await readBody(response);
+  const code = response.statusCode ?? 0;
+  const ok = code >= 200 && code < 300;
+  if (ok && !/\bjson\b/.test(response.headers['content-type'] ?? 'application/json')) return body as T;
+  if (ok) return (body === '' ? undefined : JSON.parse(body)) as T;
+  throw new ApiError(what, code, statusOf(body));
+}
+
+function statusOf(body: string): ApiStatus {
+  try {
+    return JSON.parse(body) as ApiStatus;
+  } catch {
+    return { message: body.slice(0, 500) };
+  }
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { childKindInfo, childKinds, desiredChildren, type ChildKind, type ChildObject, type Children } from './children.js';
 import { podSelector } from './desired.js';
-import { ADOPT_ANNOTATION, claimOf, driftOf, strayEntriesPatch } from './drift.js';
+import { ADOPT_ANNOTATION, claimOf, driftOf, exactFieldsPatch } from './drift.js';
 import { classifyFailure, TerminalFailureError, type TerminalReason } from './failures.js';
 import { ApiError } from './kube-client.js';
 import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
@@ -104,15 +104,18 @@ async function converge(context: ReconcileContext, cr: KindCustomHttp, observed:
   for (const change of changes) log.info(`${change.action} ${change.kind} ${cr.metadata.namespace}/${change.name}`, { change });
 
   const current = Object.fromEntries(applied.map(({ kind, object }) => [kind, object])) as Required<Children>;
-  const deployment = current.Deployment;
-  const generation = cr.metadata.generation ?? 0;
-  const observation: Observation = { kind: 'converged', generation, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment };
+  const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment: current.Deployment };
+  return report(context, cr, observation, changes);
+}
+
+/** Writes the status rebuilt from `observation` when it changed, and an Event for `changes` worth one. */
+async function report(context: ReconcileContext, cr: KindCustomHttp, observation: Observation, changes: ChildChange[]): Promise<ReconcileResult> {
   const now = context.now?.() ?? new Date();
   const status = computeStatus(cr.status, observation, now);
   const statusUpdated = statusChanged(cr.status, status);
   const event = changeEvent(cr, changes);
-  await Promise.all([statusUpdated ? api.applyStatus(cr, status) : undefined, event ? api.recordEvent(cr, event, now) : undefined]);
-  const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  await Promise.all([statusUpdated ? context.api.applyStatus(cr, status) : undefined, event ? context.api.recordEvent(cr, event, now) : undefined]);
+  const ready = status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
   return { outcome: 'converged', changes, statusUpdated, ready };
 }
 
@@ -141,21 +144,28 @@ export function planChildren(cr: KindCustomHttp, desired: Record<ChildKind, Chil
 async function carryOut(api: KubeApi, plan: WritablePlan): Promise<{ kind: ChildKind; object: ChildObject; change?: ChildChange }> {
   const { kind, name } = plan;
   if (plan.action === 'none') return { kind, object: plan.observed };
+  const namespace = plan.desired.metadata!.namespace!;
   let action: ChildChange['action'] = plan.action;
   let object: ChildObject;
+  if (plan.action === 'adopted') {
+    // Taken over by being made anew: whatever its makers set (a port, a selector entry, a file, a
+    // selector that cannot change in place) goes, and nobody else's field manager stays on it.
+    await api.deleteChild(kind, namespace, name, plan.observed!.metadata!.uid!);
+    object = await applyRetryingConflicts(api, kind, plan.desired);
+    return { kind, object, change: { kind, name, action, fields: plan.fields } };
+  }
   try {
     object = await applyRetryingConflicts(api, kind, plan.desired);
   } catch (error) {
     const immutable = error instanceof ApiError && error.code === 422 && /immutable/.test(error.message);
     if (!(plan.observed && immutable)) throw error;
-    // A Deployment made by the original operator selects pods by a label every CR shared, and a
-    // selector cannot be changed in place: replace the Deployment.
-    await api.deleteChild(kind, plan.desired.metadata!.namespace!, name, plan.observed.metadata!.uid!);
+    // A field that cannot change in place (a Deployment's selector): replace the child.
+    await api.deleteChild(kind, namespace, name, plan.observed.metadata!.uid!);
     object = await applyRetryingConflicts(api, kind, plan.desired);
     action = 'recreated';
   }
-  const strayPatch = strayEntriesPatch(kind, plan.desired, object);
-  if (strayPatch) object = await api.mergePatchChild(kind, object.metadata!.namespace!, name, strayPatch);
+  const exactPatch = exactFieldsPatch(kind, plan.desired, object);
+  if (exactPatch) object = await api.mergePatchChild(kind, namespace, name, exactPatch);
   return { kind, object, change: { kind, name, action, fields: plan.fields } };
 }
 

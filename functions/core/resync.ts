@@ -102,7 +102,8 @@ function compareChild(entry: CrEntry, kind: ChildKind, observed: ChildObject, no
   const { cr, spec } = entry;
   if (!spec || cr.metadata.deletionTimestamp) return;
   entry.seen.add(kind);
-  const desired = compact(kind, childKindInfo[kind].desired(cr, spec));
+  // The spec's configMapData is a digest already, so the desired ConfigMap's data is too.
+  const desired = childKindInfo[kind].desired(cr, spec);
   entry.drift.push(...driftOf(kind, desired, compact(kind, observed)).map((field) => `${kind} ${field}`));
   if (kind === 'Deployment') {
     const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: spec.replicaCount, deployment: observed as ChildObject<'Deployment'> };
@@ -122,17 +123,34 @@ export async function resync(context: { api: KubeApi; log: Log }, options: Resyn
   const { api, log } = context;
   const now = options.now?.() ?? new Date();
   const requestsBefore = api.client.requestCount;
-  const index = new Map<string, CrEntry>();
-  const scopes = options.namespaces ?? [undefined];
+  const index = await indexCrs(api, options, now);
+  await compareChildren(api, index, options, now);
+  const drifted = [...index.values()].filter((entry) => entry.drift.length > 0);
+  const report: ResyncReport = { checked: index.size, drifted: drifted.length, repaired: 0, failed: [], notReached: 0, degraded: 0, requests: 0 };
+  // Children that drifted or are missing first; a status that only lags behind waits its turn.
+  const statusOnly = (entry: CrEntry) => entry.drift.every((reason) => reason === 'status');
+  await repair(context, [...shuffled(drifted.filter((e) => !statusOnly(e))), ...shuffled(drifted.filter(statusOnly))], options, report);
+  report.requests = api.client.requestCount - requestsBefore;
+  if (report.notReached > 0) log.warn('the resync ran out of time; the next run takes up the CRs it did not reach', { notReached: report.notReached });
+  return report;
+}
 
-  for (const namespace of scopes) {
+/** Every CR in scope, by `namespace/name`, with what comparing its children needs. */
+async function indexCrs(api: KubeApi, options: ResyncOptions, now: Date): Promise<Map<string, CrEntry>> {
+  const index = new Map<string, CrEntry>();
+  for (const namespace of options.namespaces ?? [undefined]) {
     for await (const items of pages((o) => api.listKindCustomHttps(o), { namespace, limit: options.pageSize })) {
       for (const cr of items) index.set(`${cr.metadata.namespace}/${cr.metadata.name}`, indexCr(cr, now));
     }
   }
+  return index;
+}
+
+/** Compares every child the operator labels with its CR's desired state, then notes the missing ones. */
+async function compareChildren(api: KubeApi, index: Map<string, CrEntry>, options: ResyncOptions, now: Date): Promise<void> {
   const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   for (const kind of childKinds) {
-    for (const namespace of scopes) {
+    for (const namespace of options.namespaces ?? [undefined]) {
       for await (const items of pages((o) => api.listChildren(kind, o), { namespace, labelSelector, limit: options.pageSize })) {
         for (const object of items) {
           const entry = index.get(ownerKey(kind, object) ?? '');
@@ -141,17 +159,12 @@ export async function resync(context: { api: KubeApi; log: Log }, options: Resyn
       }
     }
   }
+  for (const entry of index.values()) noteMissing(entry);
+}
 
-  const drifted: CrEntry[] = [];
-  for (const entry of index.values()) {
-    if (entry.spec) for (const kind of childKinds) if (!entry.seen.has(kind)) entry.drift.push(`${kind} missing`);
-    if (entry.drift.length > 0) drifted.push(entry);
-  }
-  const report: ResyncReport = { checked: index.size, drifted: drifted.length, repaired: 0, failed: [], notReached: 0, degraded: 0, requests: 0 };
-  await repair(context, shuffled(drifted), options, report);
-  report.requests = api.client.requestCount - requestsBefore;
-  if (report.notReached > 0) log.warn('the resync ran out of time; the next run takes up the CRs it did not reach', { notReached: report.notReached });
-  return report;
+function noteMissing(entry: CrEntry): void {
+  if (!entry.spec) return;
+  for (const kind of childKinds) if (!entry.seen.has(kind)) entry.drift.push(`${kind} missing`);
 }
 
 async function repair(context: { api: KubeApi; log: Log }, drifted: CrEntry[], options: ResyncOptions, report: ResyncReport): Promise<void> {

@@ -34,21 +34,18 @@ export type Observation =
 
 type ConditionValue = Pick<Condition, 'status' | 'reason' | 'message'>;
 
+/** A Deployment's status counts, 0 where the controller has not written them yet. */
+function counts(deployment: V1Deployment) {
+  const { observedGeneration = 0, updatedReplicas = 0, readyReplicas = 0, replicas = 0, conditions = [] } = deployment.status ?? {};
+  return { observedGeneration, updated: updatedReplicas, ready: readyReplicas, total: replicas, conditions };
+}
+
 function rollout(deployment: V1Deployment, desiredReplicas: number) {
-  const status = deployment.status ?? {};
-  const observedLatest = (status.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  const updated = status.updatedReplicas ?? 0;
-  const ready = status.readyReplicas ?? 0;
-  const total = status.replicas ?? 0;
-  const deadlineExceeded = status.conditions?.find(
-    (c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded',
-  );
-  return {
-    ready,
-    total,
-    complete: observedLatest && updated >= desiredReplicas && ready >= desiredReplicas && total === desiredReplicas,
-    deadlineExceeded,
-  };
+  const { observedGeneration, updated, ready, total, conditions } = counts(deployment);
+  const observedLatest = observedGeneration >= (deployment.metadata?.generation ?? 0);
+  const deadlineExceeded = conditions.find((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+  const complete = observedLatest && updated >= desiredReplicas && ready >= desiredReplicas && total === desiredReplicas;
+  return { ready, total, complete, deadlineExceeded };
 }
 
 function conditionValues(observation: Observation): Record<Condition['type'], ConditionValue> {

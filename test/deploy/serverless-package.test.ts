@@ -224,10 +224,13 @@ describe('osls package', () => {
       expect(alarms().filter((alarm) => alarm.Namespace === 'AWS/Lambda')).toEqual([]);
     });
 
-    it.each(['ResyncNotReached', 'ResyncFailed'])('fire when %s is above zero in two resync periods in a row', (name) => {
+    it.each(['ResyncNotReached', 'ResyncFailed'])('fire when %s is above zero in two resync periods in a row, on this stage’s metrics', (name) => {
+      const { POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE } = lambda('resync').Environment.Variables as Record<string, string>;
+
+      expect(POWERTOOLS_SERVICE_NAME).toBe(`stimulated-peering-${PACKAGE_PARAMS.stage}`);
       expect(resyncMetric(name)).toMatchObject({
-        Namespace: 'StimulatedPeering',
-        Dimensions: [{ Name: 'service', Value: 'stimulated-peering' }],
+        Namespace: POWERTOOLS_METRICS_NAMESPACE,
+        Dimensions: [{ Name: 'service', Value: POWERTOOLS_SERVICE_NAME }],
         Statistic: 'Maximum',
         Period: resyncPeriod,
         EvaluationPeriods: 2,
@@ -333,14 +336,14 @@ describe('osls package', () => {
     });
 
     /** Runs the bundled handler in a Node.js process of its own with `event`; returns what it returned or threw. */
-    async function invokeBundle(name: FunctionName, event: unknown): Promise<{ result?: unknown; error?: string }> {
+    async function invokeBundle(name: FunctionName, event: unknown, env: Record<string, string> = {}): Promise<{ result?: unknown; error?: string }> {
       const entry = bundles[name].find((e) => e.name === `functions/${name}/handler.mjs`)!;
       const file = join(extracted, `${name}.mjs`);
       await writeFile(file, entry.read());
       const script = `import(${JSON.stringify(file)}).then((m) => m.handler(${JSON.stringify(event)})).then(
         (result) => console.log('RESULT ' + JSON.stringify({ result })),
         (error) => console.log('RESULT ' + JSON.stringify({ error: error.name + ': ' + error.message })))`;
-      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, POWERTOOLS_DEV: 'false' } });
+      const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { PATH: process.env.PATH, POWERTOOLS_DEV: 'false', ...env } });
       const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
       return JSON.parse(line!.slice('RESULT '.length));
     }
@@ -360,10 +363,13 @@ describe('osls package', () => {
       expect(source.length / source.split('\n').length).toBeGreaterThan(1000);
     });
 
-    it('runs the reconcile bundle: a malformed event is dropped without touching the cluster', async () => {
-      const { result } = await invokeBundle('reconcile', { source: 'somewhere.else' });
+    it('runs the reconcile bundle as configured: a batch holding a malformed event is answered without touching the cluster', async () => {
+      const variables = lambda('reconcile').Environment.Variables as Record<string, string>;
+      const batch = { Records: [{ messageId: 'm-1', receiptHandle: 'r-1', body: JSON.stringify({ source: 'somewhere.else' }), attributes: {}, eventSource: 'aws:sqs' }] };
 
-      expect(result).toMatchObject({ outcome: 'malformed-event' });
+      const { result } = await invokeBundle('reconcile', batch, { ...variables, AWS_REGION: PACKAGE_PARAMS.region });
+
+      expect(result).toEqual({ batchItemFailures: [] });
     });
 
     it('runs the resync bundle: without cluster settings it fails fast naming the missing one', async () => {

@@ -1,59 +1,16 @@
 // The Lambda handlers as deployed: recorded events in (bare, or in SQS batches as the queue behind
 // the bus rule delivers them), converged cluster out; failures take the path meant for them.
-import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reconcile } from '../../functions/core/reconciler.js';
 import { KubeApi } from '../../functions/core/kube-api.js';
 import { NoAnswerError } from '../../functions/core/kube-client.js';
 import { FreezableProxy } from '../support/freezable-proxy.js';
+import { lambdaContext, loadHandlers, readEvent, recordedEvent as recorded, sqsBatch } from '../support/functions.js';
 import { adminKubeClient, apiserverRequests, createNamespace, deleteNamespace, installCrd, kubeconfigPath, kubectlOk, uniqueName } from '../support/kube.js';
 import { condition, createCr, getCr, readChildren, silentLog } from '../support/operator.js';
 
-type Handler = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
 let namespace: string;
-
-/** The handler modules as Lambda loads them: environment read at import, against `kubeconfig`. */
-async function loadHandlers(kubeconfig = kubeconfigPath()): Promise<{ reconcile: Handler; resync: Handler }> {
-  vi.resetModules();
-  process.env.KUBECONFIG = kubeconfig;
-  process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
-  return {
-    reconcile: (await import('../../functions/reconcile/handler.js')).handler as unknown as Handler,
-    resync: (await import('../../functions/resync/handler.js')).handler as unknown as Handler,
-  };
-}
-
-/** A recorded event, retargeted at this test's namespace and CR. */
-function recordedEvent(file: string, name: string): Record<string, any> {
-  const event = JSON.parse(readFileSync(new URL(`../events/${file}`, import.meta.url), 'utf8'));
-  event.detail.namespace = namespace;
-  if ('owner' in event.detail) event.detail.owner.name = name;
-  else event.detail.name = name;
-  return event;
-}
-
-/** An SQS batch as the reconcile queue delivers it: each body one EventBridge event. */
-function sqsBatch(events: unknown[]) {
-  return {
-    Records: events.map((event, index) => ({
-      messageId: `message-${index}`,
-      receiptHandle: `handle-${index}`,
-      body: JSON.stringify(event),
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(Date.now()) },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: 'arn:aws:sqs:eu-west-1:111122223333:stimulated-peering-test-reconcile',
-      awsRegion: 'eu-west-1',
-    })),
-  };
-}
-
-/** A Lambda context with this much time left. */
-function lambdaContext(remainingMs: number) {
-  const deadline = Date.now() + remainingMs;
-  return { functionName: 'reconcile', getRemainingTimeInMillis: () => deadline - Date.now() };
-}
+const recordedEvent = (file: string, name: string) => recorded(file, namespace, name);
 
 beforeAll(async () => {
   await installCrd();
@@ -96,7 +53,7 @@ describe('the reconcile handler', () => {
     'drops the recorded %s without throwing, so it is not retried',
     async (file) => {
       const { reconcile: handler } = await loadHandlers();
-      const event = JSON.parse(readFileSync(new URL(`../events/${file}`, import.meta.url), 'utf8'));
+      const event = readEvent(file);
 
       await expect(handler(event)).resolves.toMatchObject({ outcome: 'malformed-event' });
     },
@@ -107,7 +64,7 @@ describe('the reconcile handler', () => {
       const { reconcile: handler } = await loadHandlers();
       const [first, second] = [uniqueName('batch-a'), uniqueName('batch-b')];
       await Promise.all([createCr(namespace, first), createCr(namespace, second)]);
-      const malformed = JSON.parse(readFileSync(new URL('../events/malformed-bad-name.json', import.meta.url), 'utf8'));
+      const malformed = readEvent('malformed-bad-name.json');
       const events = [recordedEvent('cr-created.json', first), recordedEvent('child-changed.json', first), recordedEvent('cr-updated.json', first), recordedEvent('cr-created.json', second), malformed];
       const readsBefore = await apiserverRequests({ verb: 'GET', resource: 'kindcustomhttps' });
 
@@ -171,7 +128,7 @@ describe('the reconcile handler', () => {
 describe('the resync handler', () => {
   /** The schedule's recorded input, narrowed to one namespace. */
   function scheduled(resyncNamespace: string) {
-    const event = JSON.parse(readFileSync(new URL('../events/scheduled-resync.json', import.meta.url), 'utf8'));
+    const event = readEvent('scheduled-resync.json');
     event.detail = { namespaces: [resyncNamespace] };
     return event;
   }

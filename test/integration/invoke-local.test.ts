@@ -51,6 +51,6 @@ describe('osls invoke local', () => {
       event.detail = { namespaces: [namespace] };
     });
 
-    expect(result).toMatchObject({ found: 1, failed: [], complete: true });
+    expect(result).toMatchObject({ checked: 1, failed: [], notReached: 0 });
   });
 });

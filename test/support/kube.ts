@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { clusterEndpoint } from '../../functions/core/cluster-endpoint.js';
 import { KubeClient } from '../../functions/core/kube-client.js';
+import { apiserverRequests as countApiserverRequests, type RequestLabels } from '../../infra/local/apiserver-metrics.js';
 import { kubectl as runKubectl, kubectlOk as runKubectlOk, type KubectlResult } from '../../infra/local/cluster/index.js';
 import { crdPath, installCrd as installCrdOn } from '../../infra/local/crd.js';
 
@@ -148,18 +149,7 @@ export async function serviceAccountClient(namespace: string, name: string): Pro
   return adminKubeClient().withToken(await serviceAccountToken(namespace, name));
 }
 
-/**
- * The apiserver's own count of requests (apiserver_request_total) matching `labels`, summed:
- * what a client really sent, whatever the client says. E.g. `{ verb: 'APPLY' }`.
- */
-export async function apiserverRequests(labels: Record<string, string>): Promise<number> {
-  const text = await kubectlOk(['get', '--raw', '/metrics']);
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('apiserver_request_total{')) continue;
-    const labelText = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
-    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    if (Object.entries(labels).every(([key, value]) => found[key] === value)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return total;
+/** The apiserver's own count of requests matching `labels` (apiserver_request_total), e.g. `{ verb: 'APPLY' }`. */
+export function apiserverRequests(labels: RequestLabels): Promise<number> {
+  return countApiserverRequests(adminKubeClient(), labels);
 }

@@ -1,0 +1,18 @@
+// The apiserver's own count of the requests it served (apiserver_request_total), for tests and
+// benchmarks that must count what a client really sent rather than what the client says.
+import type { KubeClient } from '../../functions/core/kube-client.js';
+
+export type RequestLabels = Partial<Record<'verb' | 'resource' | 'subresource' | 'group' | 'code' | 'scope', string>>;
+
+/** apiserver_request_total summed over the series whose labels match every one of `labels`. */
+export async function apiserverRequests(client: KubeClient, labels: RequestLabels): Promise<number> {
+  const text = await client.request<string>('/metrics', { accept: 'text/plain' });
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const labelText = line.slice(line.indexOf('{') + 1, line.lastIndexOf('}'));
+    const found = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((match) => [match[1], match[2]]));
+    if (Object.entries(labels).every(([key, value]) => found[key] === value)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
