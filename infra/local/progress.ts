@@ -38,13 +38,7 @@ export class Progress {
   }
 
   private functionLine(at: number, json: Json, level: string): ProgressEntry | undefined {
-    const target = `${str(json.namespace)}/${str(json.name)}`;
-    if (json.message === 'reconciled') {
-      const published = this.publishedAt.get(str(json.eventKey));
-      const latency = published === undefined ? '' : ` (${at - published} ms after publishing)`;
-      const ready = json.ready ? 'Ready' : 'not ready yet';
-      return { at, text: `reconcile  ${target}: ${str(json.outcome)}, ${Number(json.changes)} change(s), ${ready}${latency}` };
-    }
+    if (json.message === 'reconciled') return this.reconciledLine(at, json);
     if (/^(created|updated|recreated) /.test(str(json.message))) {
       const change = json.change as { fields?: string[] } | undefined;
       const fields = change?.fields?.length ? ` (${change.fields.join(', ')})` : '';
@@ -56,6 +50,13 @@ export class Progress {
     }
     if (level === 'WARN' || level === 'ERROR') return { at, text: `functions  ${level.toLowerCase()}: ${str(json.message)}` };
     return undefined;
+  }
+
+  private reconciledLine(at: number, json: Json): ProgressEntry {
+    const published = this.publishedAt.get(str(json.eventKey));
+    const latency = published === undefined ? '' : ` (${at - published} ms after publishing)`;
+    const ready = json.ready ? 'Ready' : 'not ready yet';
+    return { at, text: `reconcile  ${str(json.namespace)}/${str(json.name)}: ${str(json.outcome)}, ${Number(json.changes)} change(s), ${ready}${latency}` };
   }
 }
 

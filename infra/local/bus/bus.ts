@@ -39,22 +39,20 @@ export interface BusFigures {
 export class LocalBus {
   private eventsReceived = 0;
   private eventsMatched = 0;
+  private readonly queue: MessageQueue;
+  private readonly eventSource: EventSourceMapping;
+  private server!: PutEventsServer;
 
-  private constructor(
-    private readonly options: LocalBusOptions,
-    private readonly queue: MessageQueue,
-    private readonly eventSource: EventSourceMapping,
-    private readonly server: PutEventsServer,
-  ) {}
+  private constructor(private readonly options: LocalBusOptions) {
+    checkPattern(options.pattern);
+    this.queue = new MessageQueue(options.queue);
+    const identity = { arn: `arn:aws:sqs:${options.region}:${options.account}:${options.queueName}`, region: options.region };
+    this.eventSource = new EventSourceMapping(this.queue, identity, options.eventSource, options.invoke, options.onInvocation);
+  }
 
   static async start(options: LocalBusOptions): Promise<LocalBus> {
-    checkPattern(options.pattern);
-    const queue = new MessageQueue(options.queue);
-    const identity = { arn: `arn:aws:sqs:${options.region}:${options.account}:${options.queueName}`, region: options.region };
-    const eventSource = new EventSourceMapping(queue, identity, options.eventSource, options.invoke, options.onInvocation);
-    let bus: LocalBus | undefined;
-    const server = await PutEventsServer.start((entries) => bus!.put(entries));
-    bus = new LocalBus(options, queue, eventSource, server);
+    const bus = new LocalBus(options);
+    bus.server = await PutEventsServer.start((entries) => bus.put(entries));
     return bus;
   }
 
@@ -118,12 +116,16 @@ export class LocalBus {
       return { ErrorCode: 'NotAuthorizedForBusException', ErrorMessage: `no event bus ${bus} here; this one is ${this.options.busName}` };
     }
     if (!entry.Source || !entry.DetailType) return { ErrorCode: 'InvalidArgument', ErrorMessage: 'Source and DetailType are required' };
-    try {
-      const detail = JSON.parse(entry.Detail ?? '') as unknown;
-      if (typeof detail === 'object' && detail !== null && !Array.isArray(detail)) return undefined;
-    } catch {
-      // reported below
-    }
-    return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is not a JSON object' };
+    if (!isJsonObject(entry.Detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is not a JSON object' };
+    return undefined;
+  }
+}
+
+function isJsonObject(text: string | undefined): boolean {
+  try {
+    const value = JSON.parse(text ?? '') as unknown;
+    return typeof value === 'object' && value !== null && !Array.isArray(value);
+  } catch {
+    return false;
   }
 }
