@@ -1,6 +1,6 @@
 // serverless.yml still serves local development: `osls offline` starts and answers the Lambda
-// invoke API, and `osls invoke local` runs a bundled function. Free ports, so a running local
-// stack (which uses serverless.yml's fixed ones) is never disturbed.
+// invoke API, and `osls invoke local` runs a bundled function. Free ports, as the local stack
+// takes, so neither disturbs the other.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
