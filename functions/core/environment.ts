@@ -1,24 +1,28 @@
 // The functions' configuration: one schema, read from the environment at cold start.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { defaultClusterAccess, kubeClientSettings, positiveInt, readSettings } from './settings.js';
 
-export const functionEnvironmentSchema = z
-  .object({
-    /** How to reach the cluster; inferred from the other settings when absent. */
-    CLUSTER_ACCESS: z.enum(['kubeconfig', 'in-cluster', 'eks', 'secret']).optional(),
-    ...kubeClientSettings({ qps: 50, burst: 100 }),
-    EKS_CLUSTER_NAME: z.string().min(1).optional(),
-    EKS_CLUSTER_ENDPOINT: z.url().optional(),
-    /** Base64 PEM of the cluster's CA, as `aws eks describe-cluster` prints it. */
-    EKS_CLUSTER_CA: z.string().min(1).optional(),
-    /** Secrets Manager id of a kubeconfig, for clusters other than EKS. */
-    KUBECONFIG_SECRET_ID: z.string().min(1).optional(),
-    AWS_REGION: z.string().min(1).optional(),
-    /** How many CRs the resync converges at once, and how many objects it lists per page. */
-    RESYNC_CONCURRENCY: positiveInt(8),
-    RESYNC_PAGE_SIZE: positiveInt(500),
-  })
-  .transform((env, ctx) => {
+const someText = z.optional(z.string().check(z.minLength(1)));
+
+const settings = z.object({
+  /** How to reach the cluster; inferred from the other settings when absent. */
+  CLUSTER_ACCESS: z.optional(z.enum(['kubeconfig', 'in-cluster', 'eks', 'secret'])),
+  ...kubeClientSettings({ qps: 50, burst: 100 }),
+  EKS_CLUSTER_NAME: someText,
+  EKS_CLUSTER_ENDPOINT: z.optional(z.url()),
+  /** Base64 PEM of the cluster's CA, as `aws eks describe-cluster` prints it. */
+  EKS_CLUSTER_CA: someText,
+  /** Secrets Manager id of a kubeconfig, for clusters other than EKS. */
+  KUBECONFIG_SECRET_ID: someText,
+  AWS_REGION: someText,
+  /** How many CRs the resync converges at once, and how many objects it lists per page. */
+  RESYNC_CONCURRENCY: positiveInt(8),
+  RESYNC_PAGE_SIZE: positiveInt(500),
+});
+
+export const functionEnvironmentSchema = z.pipe(
+  settings,
+  z.transform((env, ctx) => {
     const access = env.CLUSTER_ACCESS ?? (env.EKS_CLUSTER_NAME ? 'eks' : env.KUBECONFIG_SECRET_ID ? 'secret' : defaultClusterAccess(env));
     const required: Record<typeof access, Array<keyof typeof env>> = {
       kubeconfig: ['KUBECONFIG'],
@@ -27,10 +31,11 @@ export const functionEnvironmentSchema = z
       secret: ['KUBECONFIG_SECRET_ID'],
     };
     for (const key of required[access]) {
-      if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: `is required when cluster access is ${access}` });
+      if (!env[key]) ctx.issues.push({ code: 'custom', path: [key], message: `is required when cluster access is ${access}`, input: env });
     }
     return { ...env, CLUSTER_ACCESS: access };
-  });
+  }),
+);
 export type FunctionEnvironment = z.output<typeof functionEnvironmentSchema>;
 
 export function readFunctionEnvironment(env: NodeJS.ProcessEnv = process.env): FunctionEnvironment {

@@ -4,9 +4,9 @@
 // Events are thin: they name a KindCustomHttp and say what moved, never its spec or data (bus
 // entries are limited to 256 KB, and configMapData may be sensitive). Consumers always re-read the
 // CR, because delivery is at least once and unordered.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { childKinds } from './children.js';
-import { namespaceName, objectName } from './validation.js';
+import { boundedString, namespaceName, objectName } from './validation.js';
 
 /** `source` of every event the forwarder puts on the bus. */
 export const FORWARDER_SOURCE = 'stimulated-peering.forwarder';
@@ -27,43 +27,41 @@ export { childKinds };
 
 // Every string is bounded, far below EventBridge's 256 KB per entry: uids are 36 characters and
 // resourceVersions opaque but short; anything longer is not an event the forwarder sends.
-const uid = z.string().min(1).max(128);
-const resourceVersion = z.string().min(1).max(128);
+const uid = boundedString(1, 128);
+const resourceVersion = boundedString(1, 128);
 
 /** What changed, on which object. `key` is stable per object version, so duplicates can be recognised. */
 export const resourceChangedDetailSchema = z.object({
-  key: z.string().min(1).max(512),
+  key: boundedString(1, 512),
   namespace: namespaceName,
   name: objectName,
   uid,
   resourceVersion,
-  generation: z.number().int().nonnegative().optional(),
+  generation: z.optional(z.int().check(z.nonnegative())),
   change: z.enum(changeTypes),
 });
 export type ResourceChangedDetail = z.infer<typeof resourceChangedDetailSchema>;
 
-export const childChangedDetailSchema = resourceChangedDetailSchema
-  .omit({ generation: true })
-  .extend({
-    /** The owning CR, from the child's controller ownerReference. */
-    owner: z.object({ name: objectName, uid }),
-    kind: z.enum(childKinds),
-  });
+export const childChangedDetailSchema = z.extend(z.omit(resourceChangedDetailSchema, { generation: true }), {
+  /** The owning CR, from the child's controller ownerReference. */
+  owner: z.object({ name: objectName, uid }),
+  kind: z.enum(childKinds),
+});
 export type ChildChangedDetail = z.infer<typeof childChangedDetailSchema>;
 
 export const resyncRequestedDetailSchema = z.object({
   /** Only these namespaces; all when absent. */
-  namespaces: z.array(namespaceName).max(1000).optional(),
+  namespaces: z.optional(z.array(namespaceName).check(z.maxLength(1000))),
 });
 export type ResyncRequestedDetail = z.infer<typeof resyncRequestedDetailSchema>;
 
 const envelope = {
-  version: z.string().max(16).optional(),
-  id: z.string().min(1).max(256),
-  account: z.string().max(32).optional(),
-  time: z.string().max(64).optional(),
-  region: z.string().max(32).optional(),
-  resources: z.array(z.string().max(2048)).max(10).optional(),
+  version: z.optional(boundedString(0, 16)),
+  id: boundedString(1, 256),
+  account: z.optional(boundedString(0, 32)),
+  time: z.optional(boundedString(0, 64)),
+  region: z.optional(boundedString(0, 32)),
+  resources: z.optional(z.array(boundedString(0, 2048)).check(z.maxLength(10))),
 };
 
 /** An EventBridge event that asks for one KindCustomHttp to be reconciled. */
@@ -79,9 +77,9 @@ export type ReconcileEvent = z.infer<typeof reconcileEventSchema>;
  * local, a replay straight to the function) is taken too.
  */
 export const sqsRecordSchema = z.object({
-  messageId: z.string().min(1),
+  messageId: boundedString(1, 256),
   body: z.string(),
-  attributes: z.object({ ApproximateReceiveCount: z.string().optional(), SentTimestamp: z.string().optional() }).partial().optional(),
+  attributes: z.optional(z.object({ ApproximateReceiveCount: z.optional(z.string()), SentTimestamp: z.optional(z.string()) })),
 });
 export type SqsRecord = z.infer<typeof sqsRecordSchema>;
 export const sqsBatchSchema = z.object({ Records: z.array(sqsRecordSchema) });
@@ -95,7 +93,7 @@ export interface BatchResponse {
 /** The scheduled resync's input: the contract's own request, or a plain EventBridge "Scheduled Event". */
 export const resyncEventSchema = z.union([
   z.object({ ...envelope, source: z.literal(SCHEDULER_SOURCE), 'detail-type': z.literal(DetailType.ResyncRequested), detail: resyncRequestedDetailSchema }),
-  z.object({ ...envelope, source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event'), detail: z.object({}).passthrough() }),
+  z.object({ ...envelope, source: z.literal('aws.events'), 'detail-type': z.literal('Scheduled Event'), detail: z.looseObject({}) }),
 ]);
 export type ResyncEvent = z.infer<typeof resyncEventSchema>;
 

@@ -1,7 +1,8 @@
 // The KindCustomHttp custom resource: its API identity, the spec schema every function validates
 // with (the original CRD let any integers and strings through, so the functions check again), and
 // the status it reports.
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssues } from './validation.js';
 
 export const GROUP = 'groupsp.measutosh.dev';
 export const VERSION = 'v1';
@@ -22,7 +23,7 @@ const MAX_PROBLEMS_LISTED = 10;
 /** The config file key the peer server reads its peers from: one `host,port` line each. */
 export const HOSTPORTS_KEY = 'hostports';
 
-const portNumber = z.number().int().min(1).max(65535);
+const portNumber = z.int().check(z.minimum(1), z.maximum(65535));
 // A DNS name or an IPv4 address, then a port.
 const hostportLine = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*,[0-9]{1,5}$/;
 
@@ -39,35 +40,39 @@ export function hostportsProblems(hostports: string): string[] {
   });
 }
 
-const quantity = z
-  .union([z.string().regex(/^[+-]?[0-9.]+([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$/, 'is not a Kubernetes quantity'), z.number()])
-  .transform(String);
+const quantity = z.pipe(
+  z.union([z.string().check(z.regex(/^[+-]?[0-9.]+([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$/, 'is not a Kubernetes quantity')), z.number()]),
+  z.transform(String),
+);
 const resourceList = z.record(z.string(), quantity);
 // The apiserver's rule for ConfigMap keys: they become file names under /config.
-const configKey = z.string().max(253).regex(/^[-._a-zA-Z0-9]+$/, 'is not a valid ConfigMap key (letters, digits, -, _ and . only)');
+const configKey = z.string().check(z.maxLength(253), z.regex(/^[-._a-zA-Z0-9]+$/, 'is not a valid ConfigMap key (letters, digits, -, _ and . only)'));
 
 /** Bytes a ConfigMap's data takes, counted as the apiserver counts them. */
 export function configDataBytes(data: Record<string, string>): number {
   return Object.entries(data).reduce((sum, [key, value]) => sum + Buffer.byteLength(key) + Buffer.byteLength(value), 0);
 }
 
-export const kindCustomHttpSpecSchema = z.object({
-  replicaCount: z.number().int().min(0).max(MAX_REPLICAS),
-  /** The Service's port. */
-  port: portNumber,
-  configMapData: z
-    .record(configKey, z.string())
-    .refine((data) => configDataBytes(data) <= MAX_CONFIG_BYTES, `must hold at most ${MAX_CONFIG_BYTES} bytes in all, what one ConfigMap can hold`)
-    .default({})
-    .superRefine((data, ctx) => {
+const configMapData = z
+  .record(configKey, z.string())
+  .check(
+    z.refine((data) => configDataBytes(data) <= MAX_CONFIG_BYTES, `must hold at most ${MAX_CONFIG_BYTES} bytes in all, what one ConfigMap can hold`),
+    z.superRefine((data, ctx) => {
       const hostports = data[HOSTPORTS_KEY];
       if (hostports === undefined) return;
-      for (const problem of hostportsProblems(hostports)) ctx.addIssue({ code: 'custom', path: [HOSTPORTS_KEY], message: problem });
+      for (const problem of hostportsProblems(hostports)) ctx.addIssue({ code: 'custom', path: [HOSTPORTS_KEY], message: problem, input: hostports });
     }),
-  image: z.string().regex(/^\S+$/, 'must be an image reference without spaces').default(DEFAULT_IMAGE),
+  );
+
+export const kindCustomHttpSpecSchema = z.object({
+  replicaCount: z.int().check(z.minimum(0), z.maximum(MAX_REPLICAS)),
+  /** The Service's port. */
+  port: portNumber,
+  configMapData: z._default(configMapData, {}),
+  image: z._default(z.string().check(z.regex(/^\S+$/, 'must be an image reference without spaces')), DEFAULT_IMAGE),
   /** The port the server listens on inside the pod. */
-  containerPort: portNumber.default(DEFAULT_CONTAINER_PORT),
-  resources: z.object({ requests: resourceList.optional(), limits: resourceList.optional() }).strict().optional(),
+  containerPort: z._default(portNumber, DEFAULT_CONTAINER_PORT),
+  resources: z.optional(z.strictObject({ requests: z.optional(resourceList), limits: z.optional(resourceList) })),
 });
 export type KindCustomHttpSpec = z.infer<typeof kindCustomHttpSpecSchema>;
 
@@ -113,8 +118,5 @@ export type SpecParseResult = { ok: true; spec: KindCustomHttpSpec } | { ok: fal
 export function parseSpec(spec: unknown): SpecParseResult {
   const result = kindCustomHttpSpecSchema.safeParse(spec ?? {});
   if (result.success) return { ok: true, spec: result.data };
-  const problems = result.error.issues.map((issue) => `spec.${issue.path.join('.')}: ${issue.message}`);
-  const more = problems.length - MAX_PROBLEMS_LISTED;
-  const message = problems.slice(0, MAX_PROBLEMS_LISTED).join('; ') + (more > 0 ? `; and ${more} more` : '');
-  return { ok: false, message };
+  return { ok: false, message: describeIssues(result.error.issues, { prefix: 'spec', limit: MAX_PROBLEMS_LISTED }) };
 }

@@ -1,6 +1,6 @@
 // What every process's configuration shares: settings read from the environment once at start-up
 // and validated, so a missing or malformed one stops the process with a message naming it.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { describeIssues } from './validation.js';
 
 export class ConfigurationError extends Error {
@@ -10,15 +10,15 @@ export class ConfigurationError extends Error {
   }
 }
 
-export const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+export const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 
 /** The Kubernetes client's settings; each process chooses its own rate limit. */
 export function kubeClientSettings(defaults: { qps: number; burst: number }) {
   return {
-    KUBECONFIG: z.string().min(1).optional(),
-    KUBE_CONTEXT: z.string().min(1).optional(),
+    KUBECONFIG: z.optional(z.string().check(z.minLength(1))),
+    KUBE_CONTEXT: z.optional(z.string().check(z.minLength(1))),
     /** Set in every pod; with no KUBECONFIG, a process in a pod uses its service account. */
-    KUBERNETES_SERVICE_HOST: z.string().min(1).optional(),
+    KUBERNETES_SERVICE_HOST: z.optional(z.string().check(z.minLength(1))),
     /** Client-side rate limit on Kubernetes API requests, per process. */
     KUBE_API_QPS: positiveInt(defaults.qps),
     KUBE_API_BURST: positiveInt(defaults.burst),
@@ -33,7 +33,7 @@ export function defaultClusterAccess(env: { KUBECONFIG?: string; KUBERNETES_SERV
 }
 
 /** Parses `env` with a process's schema, or throws a ConfigurationError naming every bad setting. */
-export function readSettings<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
+export function readSettings<S extends z.ZodMiniType>(schema: S, env: NodeJS.ProcessEnv, what: string): z.output<S> {
   const result = schema.safeParse(env);
   if (!result.success) throw new ConfigurationError(`invalid ${what}: ${describeIssues(result.error.issues)}`);
   return result.data;

@@ -1,3 +1,4 @@
+import * as z from 'zod/mini';
 import { describe, expect, it } from 'vitest';
 import { childChangedDetailSchema, DetailType, resourceChangedDetailSchema } from '../core/event-contract.js';
 import { eventFor, recordOf } from './mapping.js';
@@ -31,7 +32,7 @@ describe('eventFor', () => {
   it('builds a CR event with the contract\'s key and nothing but metadata', () => {
     const event = eventFor('KindCustomHttp', 'ns', 'web', { uid: 'cr-uid', resourceVersion: '9', generation: 3 }, 'Modified');
 
-    const detail = resourceChangedDetailSchema.strict().parse(JSON.parse(event.entry.Detail));
+    const detail = z.strictObject(resourceChangedDetailSchema.shape).parse(JSON.parse(event.entry.Detail));
 
     expect(event.entry.DetailType).toBe(DetailType.ResourceChanged);
     expect(event.objectKey).toBe('KindCustomHttp/ns/web');
@@ -41,7 +42,7 @@ describe('eventFor', () => {
   it('builds a child event naming its owner', () => {
     const event = eventFor('Deployment', 'ns', 'web', { uid: 'd-uid', resourceVersion: '4', owner: { name: 'web', uid: 'cr-uid' } }, 'Deleted');
 
-    const detail = childChangedDetailSchema.strict().parse(JSON.parse(event.entry.Detail));
+    const detail = z.strictObject(childChangedDetailSchema.shape).parse(JSON.parse(event.entry.Detail));
 
     expect(event.entry.DetailType).toBe(DetailType.ChildChanged);
     expect(event.objectKey).toBe('Deployment/ns/web');
