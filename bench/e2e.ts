@@ -8,7 +8,7 @@ import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { KubeClient } from '../functions/core/kube-client.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
-import { installCrd, LocalStack } from '../infra/local/stack.js';
+import { LocalStack } from '../infra/local/stack.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 const applyOptions = setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply);
@@ -26,7 +26,6 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
   const core = config.makeApiClient(CoreV1Api);
   const custom = config.makeApiClient(CustomObjectsApi);
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
-  await installCrd(kubeconfig);
   await core.createNamespace({ body: { metadata: { name: namespace } } });
   const stack = await LocalStack.start({
     kubeconfig,
@@ -43,8 +42,11 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
   };
   // Polls the CRs' Ready conditions; the time a CR is first seen Ready is its convergence time.
   let polling = true;
+  // The emulated queue's oldest message, sampled as the CRs are: how far behind the reconciles run.
+  let oldestQueuedMs = 0;
   const poller = (async () => {
     while (polling) {
+      oldestQueuedMs = Math.max(oldestQueuedMs, stack.busFigures().oldestMessageAgeMs);
       const list = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace })) as { items: KindCustomHttp[] };
       const now = Date.now();
       for (const cr of list.items) {
@@ -72,11 +74,15 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
     const latencies = steady.map((n) => readyAt.get(n)! - appliedAt.get(n)!);
 
     const burst = Array.from({ length: options.burstCrs }, (_, i) => `burst-${i}`);
+    const busBefore = stack.busFigures();
+    oldestQueuedMs = 0;
     const burstStart = Date.now();
     await forEachBounded(burst, 32, apply);
     const applied = Date.now() - burstStart;
     await waitForReady(burst, 600_000);
     const burstSeconds = (Math.max(...burst.map((n) => readyAt.get(n)!)) - burstStart) / 1000;
+    const busAfter = stack.busFigures();
+    const during = (figure: 'eventsReceived' | 'invocations' | 'messagesInvoked') => busAfter[figure] - busBefore[figure];
 
     return {
       'e2e.steady.crs': options.steadyCrs,
@@ -88,6 +94,13 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
       'e2e.burst.apply_seconds': round(applied / 1000, 2),
       'e2e.burst.all_ready_seconds': round(burstSeconds, 2),
       'e2e.burst.crs_per_second': round(options.burstCrs / burstSeconds),
+      'e2e.burst.events_per_cr': round(during('eventsReceived') / options.burstCrs, 2),
+      'e2e.burst.invocations_per_cr': round(during('invocations') / options.burstCrs, 2),
+      'e2e.burst.messages_per_invocation': round(during('messagesInvoked') / during('invocations'), 2),
+      'e2e.burst.max_concurrent_invocations': busAfter.maxConcurrentInvocations,
+      'e2e.burst.oldest_queued_ms': oldestQueuedMs,
+      'e2e.redeliveries': busAfter.redeliveries,
+      'e2e.dead_lettered': busAfter.deadLettered,
     };
   } finally {
     polling = false;

@@ -1,10 +1,10 @@
-// Benchmark of the event forwarder against the local control plane and the recording EventBridge
+// Benchmark of the event forwarder against the local control plane and a counting PutEvents
 // endpoint: how fast it publishes, and how much memory it holds, with 10,000 CRs watched. The
 // forwarder runs as its production bundle (esbuild, as the Dockerfile builds it) in a process of
 // its own, so its memory is measured alone.
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,10 @@ import { build } from 'esbuild';
 import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
-import { kubectl, up } from '../test/cluster/cluster.js';
-import { EventBridgeEndpoint } from '../test/support/eventbridge-endpoint.js';
+import { up } from '../infra/local/cluster/index.js';
+import { installCrd } from '../infra/local/crd.js';
+import { PutEventsServer } from '../infra/local/bus/put-events.js';
+import { freePort } from '../infra/local/processes.js';
 
 const CONCURRENCY = 64;
 const repoRoot = new URL('..', import.meta.url).pathname;
@@ -62,15 +64,20 @@ export interface ForwarderBenchOptions {
 
 export async function benchForwarder({ crs = 10_000, changes = 2_000 }: ForwarderBenchOptions = {}): Promise<Record<string, number>> {
   const cluster = await up();
-  kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml')]);
-  kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/kindcustomhttps.groupsp.measutosh.dev']);
+  await installCrd(cluster.kubeconfig);
   const config = loadClusterConfig({ mode: 'kubeconfig', path: cluster.kubeconfig }, { qps: 2000, burst: 2000 });
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);
   const namespace = `bench-forwarder-${randomBytes(3).toString('hex')}`;
   const ref = { group: GROUP, version: VERSION, plural: PLURAL, namespace };
   const names = Array.from({ length: crs }, (_, i) => `cr-${i}`);
-  const endpoint = await EventBridgeEndpoint.start();
+  // Accepts every entry and counts: the forwarder's publishing is what is measured.
+  const published = { requests: 0, events: 0 };
+  const endpoint = await PutEventsServer.start((entries) => {
+    published.requests++;
+    published.events += entries.length;
+    return entries.map(() => ({ EventId: randomUUID() }));
+  });
   let forwarder: ChildProcess | undefined;
   try {
     await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -82,7 +89,7 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
     });
 
     const logPath = join(tmpdir(), `forwarder-bench-${process.pid}.log`);
-    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    const port = await freePort();
     const bundle = await bundleForwarder();
     const started = Date.now();
     const log = openSync(logPath, 'w');
@@ -103,20 +110,20 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
       },
     });
     // Start-up: one Synced event per CR, from process start to the last one on the bus.
-    await waitUntil(`the initial sync (forwarder log: ${logPath})`, () => endpoint.events.length >= crs, 300_000);
+    await waitUntil(`the initial sync (forwarder log: ${logPath})`, () => published.events >= crs, 300_000);
     const syncSeconds = (Date.now() - started) / 1000;
     const afterSync = { rss: residentBytes(forwarder.pid!), heap: await heapUsedBytes(port) };
 
     // Changes: a burst of spec updates; throughput from the first update to the last event.
     const changed = names.slice(0, changes);
-    const before = endpoint.events.length;
+    const before = published.events;
     const burstStarted = Date.now();
     const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
     await forEachBounded(changed, CONCURRENCY, async (name) => {
       await custom.patchNamespacedCustomObject({ ...ref, name, body: { spec: { replicaCount: 2 } } }, mergePatch);
     });
     const patchSeconds = (Date.now() - burstStarted) / 1000;
-    await waitUntil('the change events', () => endpoint.events.length - before >= changes, 300_000);
+    await waitUntil('the change events', () => published.events - before >= changes, 300_000);
     const burstSeconds = (Date.now() - burstStarted) / 1000;
     const steady = { rss: residentBytes(forwarder.pid!), heap: await heapUsedBytes(port) };
 
@@ -126,7 +133,7 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
       forwarderSyncEventsPerSecond: Math.round(crs / syncSeconds),
       forwarderChangeEventsPerSecond: Math.round(changes / burstSeconds),
       forwarderChangeApiWritesPerSecond: Math.round(changes / patchSeconds),
-      forwarderPutEventsRequests: endpoint.requests.length,
+      forwarderPutEventsRequests: published.requests,
       forwarderRssMiBAfterSync: mib(afterSync.rss),
       forwarderHeapUsedMiBAfterSync: mib(afterSync.heap),
       forwarderRssMiBSteady: mib(steady.rss),

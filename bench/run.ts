@@ -2,7 +2,8 @@
 // prints a table and writes the figures to bench-results/latest.json. Timing goals live here,
 // never in tests. BENCH_SCALE=small runs a quicker, smaller pass.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { down, runningCluster, up } from '../test/cluster/cluster.js';
+import { down, runningCluster, up } from '../infra/local/cluster/index.js';
+import { installCrd } from '../infra/local/crd.js';
 import { benchBundle } from './bundle.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
@@ -12,7 +13,7 @@ const small = process.env.BENCH_SCALE === 'small';
 const external = process.env.TEST_KUBECONFIG;
 
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
-  ['bundle', () => benchBundle()],
+  ['bundle', (kubeconfig) => benchBundle(kubeconfig)],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
 ];
@@ -23,6 +24,8 @@ const startedHere = !external && !runningCluster();
 const kubeconfig = external ?? (await up((line) => console.error(`[cluster] ${line}`))).kubeconfig;
 const figures: Record<string, number> = {};
 try {
+  // Every section but the bundle's needs the CRD; a fresh cluster has none.
+  await installCrd(kubeconfig);
   for (const [name, run] of sections) {
     console.error(`running ${name} ...`);
     Object.assign(figures, await run(kubeconfig));

@@ -3,6 +3,7 @@ import { Progress } from './progress.js';
 
 const forwarder = (at: number, json: object) => ({ source: 'forwarder' as const, at, text: JSON.stringify(json), json: json as Record<string, unknown> });
 const functions = (at: number, json: object) => ({ source: 'functions' as const, at, text: JSON.stringify(json), json: json as Record<string, unknown> });
+const bus = (at: number, json: object) => ({ source: 'bus' as const, at, text: JSON.stringify(json), json: json as Record<string, unknown> });
 
 describe('Progress', () => {
   it('reports how long after publishing an event its reconcile finished', () => {
@@ -27,5 +28,17 @@ describe('Progress', () => {
 
   it('always shows warnings and errors', () => {
     expect(new Progress().describe(forwarder(0, { level: 'WARN', message: 'list or watch failed', error: 'boom' }))?.text).toBe('forwarder  warn: list or watch failed: boom');
+  });
+
+  it('shows each invocation of the reconcile function with its batch, how long the batch waited, and what failed', () => {
+    const progress = new Progress();
+
+    const done = progress.describe(bus(0, { message: 'invoked', messages: 3, oldestWaitMs: 12, durationMs: 240, failed: 0 }));
+    const partial = progress.describe(bus(0, { message: 'invoked', messages: 3, oldestWaitMs: 5, durationMs: 90, failed: 1 }));
+    const failed = progress.describe(bus(0, { message: 'invoked', messages: 2, oldestWaitMs: 5, durationMs: 90, failed: 2, error: 'HTTP 502' }));
+
+    expect(done?.text).toBe('bus        reconcile invoked with 3 message(s), the oldest queued 12 ms: done in 240 ms');
+    expect(partial?.text).toContain('1 message(s) reported failed come back after the visibility timeout');
+    expect(failed?.text).toContain('failed: HTTP 502; its 2 message(s) come back after the visibility timeout');
   });
 });

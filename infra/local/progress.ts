@@ -20,6 +20,7 @@ export class Progress {
     if (!json) return undefined;
     const level = str(json.level);
     if (line.source === 'forwarder') return this.forwarderLine(line.at, json, level);
+    if (line.source === 'bus') return busLine(line.at, json);
     return this.functionLine(line.at, json, level);
   }
 
@@ -37,13 +38,7 @@ export class Progress {
   }
 
   private functionLine(at: number, json: Json, level: string): ProgressEntry | undefined {
-    const target = `${str(json.namespace)}/${str(json.name)}`;
-    if (json.message === 'reconciled') {
-      const published = this.publishedAt.get(str(json.eventKey));
-      const latency = published === undefined ? '' : ` (${at - published} ms after publishing)`;
-      const ready = json.ready ? 'Ready' : 'not ready yet';
-      return { at, text: `reconcile  ${target}: ${str(json.outcome)}, ${Number(json.changes)} change(s), ${ready}${latency}` };
-    }
+    if (json.message === 'reconciled') return this.reconciledLine(at, json);
     if (/^(created|updated|recreated) /.test(str(json.message))) {
       const change = json.change as { fields?: string[] } | undefined;
       const fields = change?.fields?.length ? ` (${change.fields.join(', ')})` : '';
@@ -51,9 +46,26 @@ export class Progress {
     }
     if (json.message === 'resync finished') {
       const report = json.report as Json;
-      return { at, text: `resync     found ${Number(report.found)}, drifted ${Number(report.drifted)}, repaired ${Number(report.repaired)}, failed ${Number(report.failed)}` };
+      return { at, text: `resync     checked ${Number(report.checked)}, drifted ${Number(report.drifted)}, repaired ${Number(report.repaired)}, failed ${Number(report.failed)}` };
     }
     if (level === 'WARN' || level === 'ERROR') return { at, text: `functions  ${level.toLowerCase()}: ${str(json.message)}` };
     return undefined;
   }
+
+  private reconciledLine(at: number, json: Json): ProgressEntry {
+    const published = this.publishedAt.get(str(json.eventKey));
+    const latency = published === undefined ? '' : ` (${at - published} ms after publishing)`;
+    const ready = json.ready ? 'Ready' : 'not ready yet';
+    return { at, text: `reconcile  ${str(json.namespace)}/${str(json.name)}: ${str(json.outcome)}, ${Number(json.changes)} change(s), ${ready}${latency}` };
+  }
+}
+
+/** An invocation of the reconcile function by the emulated event source: its batch and what came back. */
+function busLine(at: number, json: Json): ProgressEntry {
+  const outcome = json.error
+    ? `failed: ${str(json.error)}; its ${Number(json.messages)} message(s) come back after the visibility timeout`
+    : Number(json.failed) > 0
+      ? `${Number(json.failed)} message(s) reported failed come back after the visibility timeout`
+      : `done in ${Number(json.durationMs)} ms`;
+  return { at, text: `bus        reconcile invoked with ${Number(json.messages)} message(s), the oldest queued ${Number(json.oldestWaitMs)} ms: ${outcome}` };
 }

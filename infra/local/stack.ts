@@ -1,32 +1,36 @@
 // The whole system on one machine, as it runs on AWS: the functions under `osls offline` (bundled
-// by serverless-esbuild as deployed, behind serverless-offline-aws-eventbridge's PutEvents endpoint
-// and rule matching from serverless.yml), and the forwarder as a process pointed at that endpoint.
-// Used by `npm start`, the end-to-end tests and the benchmark.
-import { KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+// by serverless-esbuild as deployed), the event path in front of the reconcile function emulated in
+// this process (EventBridge rule -> SQS queue -> event source mapping, bus/), and the forwarder as
+// a process pointed at its PutEvents endpoint. Every port is a free one, so stacks and test runs
+// never collide. Used by `npm start`, the end-to-end tests and the benchmark.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
-import { FIELD_MANAGER } from '../../functions/core/desired.js';
-import { DetailType, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { freePort } from '../../test/cluster/cluster.js';
+import { DetailType, reconcileRulePattern, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
+import { LocalBus, type BusFigures } from './bus/bus.js';
+import type { InvocationReport } from './bus/event-source.js';
+import { repoRoot } from './cluster/layout.js';
+import { invokeFunction } from './lambda.js';
+import { freePort, stopProcess, waitUntil, type OwnedProcess } from './processes.js';
+import { readLocalStackSettings } from './settings.js';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const bin = (name: string) => join(repoRoot, 'node_modules/.bin', name);
 
-/** Fixed in serverless.yml (custom.serverless-offline and custom.serverless-offline-aws-eventbridge). */
-export const localPorts = { http: 4000, lambda: 4002, bus: 4010, pubSub: 4011 } as const;
 export const localStage = 'local';
 export const localBusName = `stimulated-peering-${localStage}`;
+const functionName = (name: 'reconcile' | 'resync') => `stimulated-peering-${localStage}-${name}`;
 const awsRegion = 'us-east-1';
+const awsAccount = '000000000000';
+// osls offline finishes the invocations in flight before it exits.
+const stopGraceMs = 25_000;
 // The local bus checks no signature, but the SDK wants some credentials to sign with.
 const dummyCredentials = { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: awsRegion };
 
 export interface StackLine {
-  source: 'forwarder' | 'functions';
+  /** The bus's lines are its invocations of the reconcile function. */
+  source: 'forwarder' | 'functions' | 'bus';
   /** The parsed JSON log line, or undefined for plain output. */
   json?: Record<string, unknown>;
   text: string;
@@ -57,34 +61,24 @@ function portOpen(port: number): Promise<boolean> {
   });
 }
 
-/** Applies the CRD from crds/ with server-side apply, and waits until it is served. */
-export async function installCrd(kubeconfig: string): Promise<void> {
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
-  const objects = KubernetesObjectApi.makeApiClient(config);
-  const crd = loadAllYaml(readFileSync(join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml'), 'utf8'))[0] as KubernetesObject;
-  await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-  for (let attempt = 0; attempt < 120; attempt++) {
-    const served = (await objects.read({ apiVersion: crd.apiVersion, kind: crd.kind, metadata: { name: crd.metadata!.name! } })) as KubernetesObject & { status?: { conditions?: Array<{ type: string; status: string }> } };
-    if (served.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new LocalStackError('the CRD was not established within 30 s');
-}
-
 export class LocalStack {
   private offline?: ChildProcess;
   private forwarder?: ChildProcess;
   private forwarderHttpPort = 0;
+  private bus?: LocalBus;
+  private lambdaUrl = '';
+  private readonly settings = readLocalStackSettings(localStage);
 
   private constructor(private readonly options: LocalStackOptions) {
     mkdirSync(options.logDir, { recursive: true });
   }
 
-  /** Starts the functions and the forwarder; resolves when both are serving. */
+  /** Starts the functions, the bus and the forwarder; resolves when all are serving. */
   static async start(options: LocalStackOptions): Promise<LocalStack> {
     const stack = new LocalStack(options);
     try {
       await stack.startFunctions();
+      await stack.startBus();
       await stack.startForwarder();
       return stack;
     } catch (error) {
@@ -96,6 +90,16 @@ export class LocalStack {
   /** The forwarder's /healthz, /readyz and /metrics. */
   get forwarderUrl(): string {
     return `http://127.0.0.1:${this.forwarderHttpPort}`;
+  }
+
+  /** The emulated bus's PutEvents endpoint. */
+  get busUrl(): string {
+    return this.bus!.url;
+  }
+
+  /** What went through the emulated event path so far. */
+  busFigures(): BusFigures {
+    return this.bus!.figures();
   }
 
   private spawnLogged(source: StackLine['source'], command: string, args: string[], env: Record<string, string>): ChildProcess {
@@ -119,16 +123,31 @@ export class LocalStack {
   }
 
   private async startFunctions(): Promise<void> {
-    for (const [name, port] of Object.entries(localPorts)) {
-      if (await portOpen(port)) throw new LocalStackError(`port ${port} (${name}) is in use: is another local stack running?`);
-    }
-    this.offline = this.spawnLogged('functions', bin('osls'), ['offline', 'start', '--stage', localStage], {
+    // No HTTP events are served, but osls offline opens its HTTP port anyway.
+    const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+    this.offline = this.spawnLogged('functions', bin('osls'), ['offline', 'start', '--stage', localStage, '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
       ...dummyCredentials,
       KUBECONFIG: this.options.kubeconfig,
       CI: 'true',
       SLS_TELEMETRY_DISABLED: '1',
     });
-    await this.waitUntil('osls offline', this.offline, async () => (await portOpen(localPorts.bus)) && (await portOpen(localPorts.lambda)), 180_000);
+    this.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+    await this.waitUntil('osls offline', this.offline, () => portOpen(lambdaPort), 180_000);
+  }
+
+  private async startBus(): Promise<void> {
+    const reconcile = functionName('reconcile');
+    this.bus = await LocalBus.start({
+      busName: localBusName,
+      region: awsRegion,
+      account: awsAccount,
+      pattern: reconcileRulePattern,
+      queueName: `${reconcile}-queue`,
+      queue: this.settings.queue,
+      eventSource: this.settings.eventSource,
+      invoke: (event) => invokeFunction(this.lambdaUrl, reconcile, event, this.settings.functionTimeoutMs.reconcile!),
+      onInvocation: (report) => this.options.onLine?.(busLine(report)),
+    });
   }
 
   /** Starts the forwarder (again, after stopForwarder). */
@@ -139,7 +158,7 @@ export class LocalStack {
     this.forwarder = this.spawnLogged('forwarder', process.execPath, ['--import', 'tsx', 'functions/forwarder/main.ts'], {
       ...dummyCredentials,
       EVENT_BUS_NAME: localBusName,
-      EVENTBRIDGE_ENDPOINT: `http://127.0.0.1:${localPorts.bus}`,
+      EVENTBRIDGE_ENDPOINT: this.busUrl,
       KUBECONFIG: this.options.kubeconfig,
       CLUSTER_ACCESS: 'kubeconfig',
       LEADER_ELECTION: 'false',
@@ -152,7 +171,7 @@ export class LocalStack {
 
   /** Stops the forwarder, as a crash or an upgrade would; nothing then reaches the bus. */
   async stopForwarder(): Promise<void> {
-    await stopProcess(this.forwarder);
+    await stopProcess(owned(this.forwarder), stopGraceMs);
     this.forwarder = undefined;
   }
 
@@ -168,47 +187,34 @@ export class LocalStack {
       resources: [],
       detail: namespaces ? { namespaces } : {},
     };
-    const response = await fetch(`http://127.0.0.1:${localPorts.lambda}/2015-03-31/functions/stimulated-peering-${localStage}-resync/invocations`, {
-      method: 'POST',
-      body: JSON.stringify(event),
-    });
-    const body = (await response.json()) as Record<string, unknown>;
-    if (!response.ok || response.headers.get('x-amz-function-error')) throw new LocalStackError(`resync failed: ${JSON.stringify(body)}`);
-    return body;
+    return (await invokeFunction(this.lambdaUrl, functionName('resync'), event, this.settings.functionTimeoutMs.resync!)) as Record<string, unknown>;
   }
 
+  /** Stops the forwarder, then the bus (its invocations in flight finish), then the functions. */
   async stop(): Promise<void> {
-    await Promise.all([stopProcess(this.forwarder), stopProcess(this.offline)]);
-    this.forwarder = undefined;
+    await this.stopForwarder();
+    await this.bus?.stop();
+    await stopProcess(owned(this.offline), stopGraceMs);
+    this.bus = undefined;
     this.offline = undefined;
   }
 
-  private async waitUntil(what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new LocalStackError(`${what} exited (${child.exitCode ?? child.signalCode}); see ${this.options.logDir}`);
-      }
-      if (await ready().catch(() => false)) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-    throw new LocalStackError(`${what} was not ready within ${timeoutMs / 1000} s; see ${this.options.logDir}`);
+  private waitUntil(what: string, child: ChildProcess, ready: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+    return waitUntil(what, ready, {
+      timeoutMs,
+      hopeless: () => (owned(child)?.running() ? undefined : `${what} exited (${child.exitCode ?? child.signalCode})`),
+      failure: (message) => new LocalStackError(`${message}; see ${this.options.logDir}`),
+    });
   }
 }
 
-/** SIGTERM to the process group (osls starts workers), SIGKILL if it lingers. */
-async function stopProcess(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, name);
-    } catch {
-      // already gone
-    }
-  };
-  signal('SIGTERM');
-  const timer = setTimeout(() => signal('SIGKILL'), 25_000);
-  await exited;
-  clearTimeout(timer);
+/** An invocation by the bus, as a line of the stack's output. */
+function busLine(report: InvocationReport): StackLine {
+  const json = { message: 'invoked', messages: report.messages, oldestWaitMs: report.oldestWaitMs, durationMs: report.durationMs, failed: report.failed, error: report.error?.message };
+  return { source: 'bus', json, text: JSON.stringify(json), at: Date.now() };
+}
+
+/** A child process of the stack, stopped with its whole process group. */
+function owned(child: ChildProcess | undefined): OwnedProcess | undefined {
+  return child?.pid === undefined ? undefined : { pid: child.pid, group: true, running: () => child.exitCode === null && child.signalCode === null };
 }

@@ -1,15 +1,15 @@
 // npm start: the whole system on this machine. Starts the local control plane (or uses the cluster
 // in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
 // applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadClusterConfig } from '../../functions/core/cluster-access.js';
-import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
-import { clusterDir, down, runningCluster, up } from '../../test/cluster/cluster.js';
+import { clusterDir, down, runningCluster, up } from './cluster/index.js';
+import { installCrd } from './crd.js';
 import { Progress } from './progress.js';
-import { installCrd, LocalStack } from './stack.js';
+import { LocalStack } from './stack.js';
 
 // The original operator's sample CR, kept in the repository.
 const samplePath = 'infra/local/sample-kindcustomhttp.yaml';
@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       if (entry) say(entry.text);
     },
   });
-  say(`stack      functions under osls offline (bus http://127.0.0.1:4010), forwarder metrics at ${stack.forwarderUrl}/metrics`);
+  say(`stack      functions under osls offline, bus and queue emulated at ${stack.busUrl}, forwarder metrics at ${stack.forwarderUrl}/metrics`);
 
   const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
@@ -80,18 +80,35 @@ async function printState(config: ReturnType<typeof loadClusterConfig>, namespac
   const core = config.makeApiClient(CoreV1Api);
   const cr = (await config.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as KindCustomHttp;
   const deployment = await apps.readNamespacedDeployment({ namespace, name });
+  const pods = await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` });
   const service = await core.readNamespacedService({ namespace, name });
   const configMap = await core.readNamespacedConfigMap({ namespace, name: `${name}-configmap` });
-  const pods = await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` });
-  console.log(`  Deployment ${name}: ${deployment.status?.readyReplicas ?? 0}/${deployment.spec?.replicas} ready, image ${deployment.spec?.template.spec?.containers[0]?.image}`);
-  for (const pod of pods.items) console.log(`    Pod ${pod.metadata?.name}: ${pod.status?.phase}, ${pod.status?.podIP}`);
-  console.log(`  Service ${name}: ${service.spec?.clusterIP}:${service.spec?.ports?.[0]?.port} -> ${service.spec?.ports?.[0]?.targetPort}`);
-  console.log(`  ConfigMap ${name}-configmap: ${JSON.stringify(configMap.data)}`);
-  console.log(`  Status: observedGeneration ${cr.status?.observedGeneration}, ${cr.status?.readyReplicas}/${cr.status?.replicas} ready`);
-  for (const c of cr.status?.conditions ?? []) console.log(`    ${c.type}=${c.status} (${c.reason}: ${c.message})`);
+  const lines = [...deploymentLines(deployment, pods.items), serviceLine(service), `  ConfigMap ${configMap.metadata?.name}: ${JSON.stringify(configMap.data)}`, ...statusLines(cr)];
+  console.log(lines.join('\n'));
+}
+
+function deploymentLines(deployment: V1Deployment, pods: V1Pod[]): string[] {
+  const image = deployment.spec?.template.spec?.containers[0]?.image;
+  return [
+    `  Deployment ${deployment.metadata?.name}: ${deployment.status?.readyReplicas ?? 0}/${deployment.spec?.replicas} ready, image ${image}`,
+    ...pods.map((pod) => `    Pod ${pod.metadata?.name}: ${pod.status?.phase}, ${pod.status?.podIP}`),
+  ];
+}
+
+function serviceLine(service: V1Service): string {
+  const port = service.spec?.ports?.[0];
+  return `  Service ${service.metadata?.name}: ${service.spec?.clusterIP}:${port?.port} -> ${port?.targetPort}`;
+}
+
+function statusLines(cr: KindCustomHttp): string[] {
+  const status = cr.status;
+  return [
+    `  Status: observedGeneration ${status?.observedGeneration}, ${status?.readyReplicas}/${status?.replicas} ready`,
+    ...(status?.conditions ?? []).map((c) => `    ${c.type}=${c.status} (${c.reason}: ${c.message})`),
+  ];
 }
 
 main().catch(async (error: unknown) => {
-  console.error(`npm start failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error('npm start failed:', error);
   await stopAll('failure', 1);
 });

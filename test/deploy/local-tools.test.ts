@@ -1,13 +1,13 @@
 // serverless.yml still serves local development: `osls offline` starts and answers the Lambda
-// invoke API, and `osls invoke local` runs a bundled function. Free ports, so a running local
-// stack (which uses serverless.yml's fixed ones) is never disturbed.
+// invoke API, and `osls invoke local` runs a bundled function. Free ports, as the local stack
+// takes, so neither disturbs the other.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../cluster/cluster.js';
+import { freePort } from '../../infra/local/processes.js';
 import { credentialFreeEnv, OSLS, REPO } from './package-setup.js';
 
 /** An empty SQS batch, the reconcile function's input: nothing to do, and no cluster needed. */

@@ -1,5 +1,5 @@
 // End to end, as a user drives it: kubectl against the cluster, the forwarder watching it, the
-// local bus matching serverless.yml's rule, the functions bundled as deployed converging children.
+// emulated bus, rule, queue and event source feeding the reconcile function, bundled as deployed.
 // Nothing here calls a function directly, except the schedule's resync.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -44,6 +44,8 @@ describe('the local stack', () => {
     expect(deployment?.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
     expect(service?.spec?.ports?.[0]).toMatchObject({ port: 80, targetPort: 'http' });
     expect(configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
+    expect(stack.busFigures().invocations).toBeGreaterThan(0);
+    expect(stack.busFigures()).toMatchObject({ failedInvocations: 0, deadLettered: 0 });
   });
 
   it('converges a change of replicaCount, port and hostports', async () => {
@@ -79,7 +81,7 @@ describe('the local stack', () => {
 
     const report = await stack.invokeResync([namespace]);
 
-    expect(report).toMatchObject({ found: 1, drifted: 1, repaired: 2, failed: [] });
+    expect(report).toMatchObject({ checked: 1, drifted: 1, repaired: 1, failed: [] });
     const { deployment, configMap } = await children();
     expect(deployment?.spec?.replicas).toBe(3);
     expect(configMap?.data?.hostports).toBe('peer-a,8080\npeer-b,8080\n');

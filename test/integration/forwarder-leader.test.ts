@@ -2,8 +2,8 @@
 // killed, the leader is replaced and events flow again; sent SIGTERM, it drains and hands over.
 import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../infra/local/processes.js';
 import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { forwarderEnvironment, spawnForwarder } from '../support/forwarder.js';
 import { adminConfig, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
@@ -14,15 +14,6 @@ const leases = adminConfig().makeApiClient(CoordinationV1Api);
 let namespace: string;
 let endpoint: EventBridgeEndpoint;
 const instances = new Map<string, { process: ChildProcess & { output: string[] }; port: number }>();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function metricsOf(name: string): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${instances.get(name)!.port}/metrics`)).text();

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
-import { restartApiserver } from '../cluster/cluster.js';
+import { restartApiserver } from '../../infra/local/cluster/index.js';
 import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { FreezableProxy } from '../support/freezable-proxy.js';
 import { metric, startTestForwarder } from '../support/forwarder.js';

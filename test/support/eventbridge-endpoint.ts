@@ -1,9 +1,8 @@
-// A local EventBridge endpoint for tests: a node:http server speaking the AWS JSON 1.1 protocol's
-// `AWSEvents.PutEvents`, which records every entry it accepts and can be told to fail, so the real
-// @aws-sdk/client-eventbridge client can be pointed at it.
+// A local EventBridge endpoint for tests: infra/local's PutEvents server (the AWS JSON 1.1 protocol
+// of `AWSEvents.PutEvents`), recording every entry it accepts and able to fail on request, so the
+// real @aws-sdk/client-eventbridge client can be pointed at it.
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { PutEventsRefusal, PutEventsServer, type EntryResult, type PutEventsEntry } from '../../infra/local/bus/put-events.js';
 
 export interface RecordedEvent {
   id: string;
@@ -26,31 +25,23 @@ export type Fault =
 
 export type FaultPlan = (request: number, entries: number) => Fault;
 
-interface PutEventsEntry {
-  Source?: string;
-  DetailType?: string;
-  Detail?: string;
-  EventBusName?: string;
-}
-
 export class EventBridgeEndpoint {
   readonly events: RecordedEvent[] = [];
   /** Requests seen, and how many entries each carried. */
   readonly requests: Array<{ entries: number; fault: Fault['kind'] }> = [];
   private plan: FaultPlan = () => ({ kind: 'none' });
+  private server!: PutEventsServer;
 
-  private constructor(private readonly server: Server) {}
+  private constructor() {}
 
   static async start(): Promise<EventBridgeEndpoint> {
-    const server = createServer();
-    const endpoint = new EventBridgeEndpoint(server);
-    server.on('request', (request, response) => void endpoint.handle(request, response));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const endpoint = new EventBridgeEndpoint();
+    endpoint.server = await PutEventsServer.start((entries) => endpoint.handle(entries));
     return endpoint;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.server.url;
   }
 
   /** Decides the fate of every following request; `() => ({ kind: 'none' })` heals it. */
@@ -69,30 +60,18 @@ export class EventBridgeEndpoint {
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return this.server.close();
   }
 
-  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of request) chunks.push(chunk as Buffer);
-    const target = request.headers['x-amz-target'];
-    if (request.method !== 'POST' || target !== 'AWSEvents.PutEvents') {
-      return reply(response, 400, { __type: 'UnknownOperationException', message: `unsupported target ${String(target)}` });
-    }
-    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Entries?: PutEventsEntry[] };
-    const entries = body.Entries ?? [];
-    if (entries.length === 0 || entries.length > 10) {
-      return reply(response, 400, { __type: 'ValidationException', message: `1 to 10 entries allowed, got ${entries.length}` });
-    }
+  private handle(entries: PutEventsEntry[]): EntryResult[] | Promise<EntryResult[]> {
     const number = this.requests.length + 1;
     const fault = this.plan(number, entries.length);
     this.requests.push({ entries: entries.length, fault: fault.kind });
-    if (fault.kind === 'server-error') return reply(response, fault.status ?? 500, { __type: 'InternalException', message: 'injected server error' });
-    if (fault.kind === 'throttle') return reply(response, 400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
-    if (fault.kind === 'hang') return;
+    if (fault.kind === 'server-error') throw new PutEventsRefusal('InternalException', 'injected server error', fault.status ?? 500);
+    if (fault.kind === 'throttle') throw new PutEventsRefusal('ThrottlingException', 'Rate exceeded');
+    if (fault.kind === 'hang') return new Promise(() => {});
     const failing = new Set(fault.kind === 'partial' ? fault.failIndexes : []);
-    const results = entries.map((entry, index) => {
+    return entries.map((entry, index) => {
       if (failing.has(index)) {
         return { ErrorCode: (fault.kind === 'partial' && fault.errorCode) || 'InternalFailure', ErrorMessage: 'injected entry failure' };
       }
@@ -107,13 +86,5 @@ export class EventBridgeEndpoint {
       });
       return { EventId: id };
     });
-    reply(response, 200, { FailedEntryCount: failing.size, Entries: results });
   }
-}
-
-function reply(response: ServerResponse, status: number, body: unknown): void {
-  const headers: Record<string, string> = { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': randomUUID() };
-  const type = (body as { __type?: string }).__type;
-  if (type) headers['x-amzn-errortype'] = type;
-  response.writeHead(status, headers).end(JSON.stringify(body));
 }

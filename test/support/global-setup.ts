@@ -2,7 +2,7 @@
 // set (kind, EKS, ...), otherwise the local one, started here if it is not already running.
 import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
-import { buildBinaries, down, runningCluster, up } from '../cluster/cluster.js';
+import { buildBinaries, down, runningCluster, up } from '../../infra/local/cluster/index.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -8,13 +8,14 @@ import {
   RbacAuthorizationV1Api,
   type V1PolicyRule,
 } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { inject } from 'vitest';
 import { clusterEndpoint } from '../../functions/core/cluster-endpoint.js';
 import { KubeClient } from '../../functions/core/kube-client.js';
 import { apiserverRequests as countApiserverRequests, type RequestLabels } from '../../infra/local/apiserver-metrics.js';
+import { kubectl as runKubectl, kubectlOk as runKubectlOk, type KubectlResult } from '../../infra/local/cluster/index.js';
+import { crdPath, installCrd as installCrdOn } from '../../infra/local/crd.js';
 
 export function kubeconfigPath(): string {
   return inject('kubeconfig');
@@ -42,27 +43,14 @@ export function adminClients(config: KubeConfig = adminConfig()) {
   };
 }
 
-export interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs kubectl against the test cluster; resolves with its exit code rather than throwing. */
 export function kubectl(args: string[], input?: string, kubeconfig = kubeconfigPath()): Promise<KubectlResult> {
-  return new Promise((resolve) => {
-    const child = execFile(inject('kubectl'), args, { env: { ...process.env, KUBECONFIG: kubeconfig }, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
+  return runKubectl(inject('kubectl'), kubeconfig, args, input);
 }
 
 /** kubectl that must succeed; returns its standard output. */
-export async function kubectlOk(args: string[], input?: string, kubeconfig?: string): Promise<string> {
-  const result = await kubectl(args, input, kubeconfig);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${result.code}): ${result.stderr}`);
-  return result.stdout;
+export function kubectlOk(args: string[], input?: string, kubeconfig = kubeconfigPath()): Promise<string> {
+  return runKubectlOk(inject('kubectl'), kubeconfig, args, input);
 }
 
 export function uniqueName(prefix: string): string {
@@ -102,7 +90,7 @@ export async function eventually<T>(
   }
 }
 
-export const CRD_PATH = new URL('../../crds/groupsp.measutosh.dev_kindcustomhttps.yaml', import.meta.url).pathname;
+export const CRD_PATH = crdPath;
 /** The schema-less CRD the original operator installed (test data). */
 export const ORIGINAL_CRD_PATH = new URL('../fixtures/original-crd.yaml', import.meta.url).pathname;
 /** The original operator's sample CR, which `npm start` applies too. */
@@ -113,10 +101,9 @@ export function originalSample(namespace: string): string {
   return readFileSync(ORIGINAL_SAMPLE_PATH, 'utf8').replace(/namespace: peerns/, `namespace: ${namespace}`);
 }
 
-/** Installs the project's CRD and waits until it is served. */
-export async function installCrd(path = CRD_PATH): Promise<void> {
-  await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', path]);
-  await kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/kindcustomhttps.groupsp.measutosh.dev']);
+/** Installs the project's CRD (or the one at `path`) on the test cluster and waits until it is served. */
+export function installCrd(path = CRD_PATH): Promise<void> {
+  return installCrdOn(kubeconfigPath(), path);
 }
 
 /**

@@ -1,5 +1,5 @@
 // npm run cluster:up | cluster:down — the local control plane from the command line.
-import { ClusterStartError, down, up } from './cluster.js';
+import { ClusterStartError, down, up } from './control-plane.js';
 
 const command = process.argv[2];
 try {
@@ -10,7 +10,7 @@ try {
     await down();
     console.log('control plane stopped');
   } else {
-    console.error('usage: tsx test/cluster/cli.ts up|down');
+    console.error('usage: tsx infra/local/cluster/cli.ts up|down');
     process.exitCode = 2;
   }
 } catch (error) {

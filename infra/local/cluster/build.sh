@@ -21,8 +21,24 @@ fi
 
 mkdir -p "$bin"
 staging=$(mktemp -d "$bin/../build.XXXXXX")
-trap 'rm -rf "$staging"' EXIT
+ticker=
+# Only the script itself cleans up: a background job killed before it starts runs this trap too.
+trap '[[ $BASHPID == $$ ]] || exit; [[ -n $ticker ]] && kill "$ticker" 2>/dev/null; rm -rf "$staging"' EXIT
 start=$SECONDS
+
+# Runs a long step, saying every 20 s how long it has taken: a cold compile prints nothing for minutes.
+with_progress() {
+  local label=$1 rc=0
+  shift
+  # A process of its own (no inherited traps), gone with this script, holding no pipe open on stdout.
+  bash -c 'while sleep 20 && kill -0 "$1" 2>/dev/null; do echo "  ... $0: ${SECONDS}s so far" >&2; done' "$label" "$$" >/dev/null &
+  ticker=$!
+  "$@" || rc=$?
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  ticker=
+  return "$rc"
+}
 
 if [[ ! -x "$bin/controlplane" ]]; then
   echo "building the control plane (Kubernetes $KUBERNETES_VERSION); a cold build takes a long while" >&2
@@ -32,15 +48,16 @@ if [[ ! -x "$bin/controlplane" ]]; then
     ldflags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd "$here/controlplane" && go build -trimpath -ldflags "$ldflags" -o "$staging/controlplane" .)
+  with_progress "building the control plane" go -C "$here/controlplane" build -trimpath -ldflags "$ldflags" -o "$staging/controlplane" .
   mv "$staging/controlplane" "$bin/controlplane"
   echo "control plane built in $((SECONDS - start))s" >&2
 fi
 
 if [[ ! -x "$bin/kwok" ]]; then
   echo "building KWOK $KWOK_VERSION" >&2
-  GOBIN="$staging" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  GOBIN="$staging" with_progress "building KWOK" go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
   mv "$staging/kwok" "$bin/kwok"
+  echo "KWOK built; $((SECONDS - start))s so far" >&2
 fi
 
 if [[ ! -s "$bin/kwok-stages.yaml" ]]; then

@@ -1,0 +1,107 @@
+// What each component of the local control plane runs with: its binary and its flags.
+import { join } from 'node:path';
+import { clusterFiles } from './layout.js';
+import type { ClusterState, Component } from './state.js';
+
+export interface Command {
+  binary: string;
+  args: string[];
+}
+
+export const fakeNodeName = 'kwok-node-0';
+
+/** The node KWOK pretends to run; its pods cost nothing, so it has room for the benchmarks' thousands. */
+export const fakeNode = {
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: {
+    name: fakeNodeName,
+    annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+    labels: { 'kubernetes.io/hostname': fakeNodeName, 'kubernetes.io/os': 'linux', type: 'kwok' },
+  },
+  status: { allocatable: { cpu: '1000', memory: '4Ti', pods: '20000' }, capacity: { cpu: '1000', memory: '4Ti', pods: '20000' } },
+};
+
+const controlplane = (state: ClusterState) => join(state.binDir, 'controlplane');
+
+/** The flags every client component shares: the admin's kubeconfig, loopback only, no leader election. */
+const clientFlags = (state: ClusterState) => [
+  `--kubeconfig=${state.kubeconfig}`,
+  `--authentication-kubeconfig=${state.kubeconfig}`,
+  `--authorization-kubeconfig=${state.kubeconfig}`,
+  '--bind-address=127.0.0.1',
+  '--leader-elect=false',
+  '--kube-api-qps=200',
+  '--kube-api-burst=400',
+];
+
+export function componentCommand(component: Component, state: ClusterState): Command {
+  switch (component) {
+    case 'etcd':
+      return {
+        binary: controlplane(state),
+        args: [
+          'etcd',
+          `--data-dir=${clusterFiles.etcdData}`,
+          `--listen-client-url=http://127.0.0.1:${state.ports.etcdClient}`,
+          `--listen-peer-url=http://127.0.0.1:${state.ports.etcdPeer}`,
+        ],
+      };
+    case 'kube-apiserver':
+      return { binary: controlplane(state), args: apiserverArgs(state) };
+    case 'kube-controller-manager':
+      return {
+        binary: controlplane(state),
+        args: [
+          'kube-controller-manager',
+          ...clientFlags(state),
+          '--secure-port=0',
+          '--use-service-account-credentials=false',
+          `--service-account-private-key-file=${clusterFiles.serviceAccountKey}`,
+          `--root-ca-file=${clusterFiles.apiserverCertificate}`,
+          // Everything a real cluster runs, less what needs a cloud or real nodes.
+          '--controllers=*,-cloud-node-lifecycle-controller,-node-ipam-controller,-service-lb-controller,-node-route-controller,-persistentvolume-attach-detach-controller',
+          '--concurrent-deployment-syncs=10',
+          '--concurrent-replicaset-syncs=10',
+          '--concurrent-gc-syncs=20',
+        ],
+      };
+    case 'kube-scheduler':
+      return { binary: controlplane(state), args: ['kube-scheduler', ...clientFlags(state), `--secure-port=${state.ports.scheduler}`] };
+    case 'kwok':
+      return {
+        binary: join(state.binDir, 'kwok'),
+        args: [
+          `--kubeconfig=${state.kubeconfig}`,
+          `--config=${join(state.binDir, 'kwok-stages.yaml')}`,
+          '--manage-all-nodes=false',
+          '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+          '--cidr=10.0.0.1/16',
+          '--node-ip=10.0.0.1',
+          `--server-address=127.0.0.1:${state.ports.kwok}`,
+        ],
+      };
+  }
+}
+
+function apiserverArgs(state: ClusterState): string[] {
+  return [
+    'kube-apiserver',
+    `--etcd-servers=http://127.0.0.1:${state.ports.etcdClient}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${state.ports.apiserver}`,
+    `--cert-dir=${clusterFiles.pki}`,
+    `--token-auth-file=${clusterFiles.tokens}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${clusterFiles.serviceAccountPublicKey}`,
+    `--service-account-signing-key-file=${clusterFiles.serviceAccountKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--endpoint-reconciler-type=none',
+    '--allow-privileged=true',
+    '--profiling=false',
+    '--max-requests-inflight=2000',
+    '--max-mutating-requests-inflight=1000',
+  ];
+}
