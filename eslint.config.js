@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.esbuild/', '.serverless/', '.cluster/', 'bench-results/', 'coverage/', '**/*.cjs', 'eslint.config.js'] },
+  { ignores: ['node_modules/', '.esbuild/', '.serverless/', '.cluster/', '.bench-tmp/', 'bench-results/', 'coverage/', '**/*.cjs', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
