@@ -8,6 +8,7 @@ import { benchBundle } from './bundle.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
 import { benchReconcile } from './reconcile.js';
+import { benchResync } from './resync.js';
 
 const small = process.env.BENCH_SCALE === 'small';
 const external = process.env.TEST_KUBECONFIG;
@@ -15,6 +16,7 @@ const external = process.env.TEST_KUBECONFIG;
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
   ['bundle', (kubeconfig) => benchBundle(kubeconfig)],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
+  ['resync', (kubeconfig) => benchResync(kubeconfig, small ? 1000 : 10_000)],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
 ];
 // The forwarder's benchmark starts its own processes against the local control plane only.
