@@ -1,9 +1,8 @@
 // The whole path on the local stack: apply a CR -> forwarder -> bus -> reconcile function ->
 // children -> pods Ready -> status Ready. Latency per CR at a steady rate, then a burst.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { installCrd, LocalStack } from '../infra/local/stack.js';
@@ -20,7 +19,8 @@ export interface E2eBenchOptions {
 }
 
 export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions): Promise<Record<string, number>> {
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig }, { qps: 500, burst: 500 });
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
   const core = config.makeApiClient(CoreV1Api);
   const custom = config.makeApiClient(CustomObjectsApi);
   const namespace = `bench-e2e-${Date.now().toString(36)}`;

@@ -2,7 +2,7 @@
 // endpoint: how fast it publishes, and how much memory it holds, with 10,000 CRs watched. The
 // forwarder runs as its production bundle (esbuild, as the Dockerfile builds it) in a process of
 // its own, so its memory is measured alone.
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { loadClusterConfig } from '../functions/core/cluster-access.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import { kubectl, up } from '../test/cluster/cluster.js';
@@ -64,7 +63,8 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000 }: Forwarde
   const cluster = await up();
   kubectl(cluster, ['apply', '--server-side', '--force-conflicts', '-f', join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml')]);
   kubectl(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/kindcustomhttps.groupsp.measutosh.dev']);
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: cluster.kubeconfig }, { qps: 2000, burst: 2000 });
+  const config = new KubeConfig();
+  config.loadFromFile(cluster.kubeconfig);
   const custom = config.makeApiClient(CustomObjectsApi);
   const core = config.makeApiClient(CoreV1Api);
   const namespace = `bench-forwarder-${randomBytes(3).toString('hex')}`;

@@ -21,13 +21,13 @@ describe('readForwarderConfig', () => {
       const read = () => readForwarderConfig({ KUBECONFIG: '/tmp/k', WATCH_NAMESPACES: 'Not_A_Namespace', EVENTBRIDGE_ENDPOINT: 'nope' });
 
       expect(read).toThrow(ConfigurationError);
-      expect(read).toThrow(/EVENT_BUS_NAME is required.*AWS_REGION is required.*EVENTBRIDGE_ENDPOINT.*WATCH_NAMESPACES must be namespace names/);
+      expect(read).toThrow(/EVENT_BUS_NAME: is required.*AWS_REGION: is required.*EVENTBRIDGE_ENDPOINT.*WATCH_NAMESPACES: must be namespace names/);
     });
 
     it('asks for the Lease namespace when leader election is on', () => {
       const { POD_NAMESPACE: _, ...withoutNamespace } = minimal;
 
-      expect(() => readForwarderConfig(withoutNamespace)).toThrow(/POD_NAMESPACE is required for leader election/);
+      expect(() => readForwarderConfig(withoutNamespace)).toThrow(/POD_NAMESPACE: is required for leader election/);
     });
   });
 });

@@ -2,14 +2,13 @@
 // by serverless-esbuild as deployed, behind serverless-offline-aws-eventbridge's PutEvents endpoint
 // and rule matching from serverless.yml), and the forwarder as a process pointed at that endpoint.
 // Used by `npm start`, the end-to-end tests and the benchmark.
-import { KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
 import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { DetailType, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
 import { freePort } from '../../test/cluster/cluster.js';
@@ -38,7 +37,7 @@ export interface LocalStackOptions {
   /** Where the processes' output is kept. */
   logDir: string;
   onLine?: (line: StackLine) => void;
-  /** Extra environment for the forwarder (e.g. COALESCE_MS). */
+  /** Extra environment for the forwarder (e.g. PUBLISH_RATE). */
   forwarderEnv?: Record<string, string>;
 }
 
@@ -59,7 +58,8 @@ function portOpen(port: number): Promise<boolean> {
 
 /** Applies the CRD from crds/ with server-side apply, and waits until it is served. */
 export async function installCrd(kubeconfig: string): Promise<void> {
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
   const objects = KubernetesObjectApi.makeApiClient(config);
   const crd = loadAllYaml(readFileSync(join(repoRoot, 'crds/groupsp.measutosh.dev_kindcustomhttps.yaml'), 'utf8'))[0] as KubernetesObject;
   await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
