@@ -20,6 +20,8 @@ export type Fault =
   | { kind: 'none' }
   | { kind: 'server-error'; status?: number }
   | { kind: 'throttle' }
+  /** Refuses the request with this AWS error, as AWS does when permissions or the bus are wrong. */
+  | { kind: 'refuse'; type: 'AccessDeniedException' | 'ResourceNotFoundException'; status?: number }
   /** Never answers (until the endpoint closes). */
   | { kind: 'hang' }
   | { kind: 'partial'; failIndexes: number[]; errorCode?: 'InternalFailure' | 'ThrottlingException' };
@@ -90,6 +92,7 @@ export class EventBridgeEndpoint {
     this.requests.push({ entries: entries.length, fault: fault.kind });
     if (fault.kind === 'server-error') return reply(response, fault.status ?? 500, { __type: 'InternalException', message: 'injected server error' });
     if (fault.kind === 'throttle') return reply(response, 400, { __type: 'ThrottlingException', message: 'Rate exceeded' });
+    if (fault.kind === 'refuse') return reply(response, fault.status ?? 400, { __type: fault.type, message: `injected ${fault.type}` });
     if (fault.kind === 'hang') return;
     const failing = new Set(fault.kind === 'partial' ? fault.failIndexes : []);
     const results = entries.map((entry, index) => {
