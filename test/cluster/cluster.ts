@@ -364,3 +364,20 @@ export function kubectl(state: Pick<ClusterState, 'binDir' | 'kubeconfig'>, args
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
+
+/**
+ * Compacts etcd up to its current revision, through its v3 HTTP gateway; returns that revision.
+ * (A minimal one for the forwarder's tests until infra/local/cluster's compactEtcd lands on main.)
+ */
+export async function compactEtcd(state: ClusterState | undefined = runningCluster()): Promise<number> {
+  if (!state) throw new Error('the local control plane is not running');
+  const call = async <T>(path: string, body: object): Promise<T> => {
+    const response = await fetch(`http://127.0.0.1:${state.ports.etcdClient}/v3/${path}`, { method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+    if (!response.ok) throw new Error(`etcd ${path} answered ${response.status}: ${await response.text()}`);
+    return (await response.json()) as T;
+  };
+  const range = await call<{ header: { revision: string } }>('kv/range', { key: Buffer.from('/compaction-probe').toString('base64') });
+  const revision = Number(range.header.revision);
+  await call('kv/compaction', { revision, physical: true });
+  return revision;
+}
