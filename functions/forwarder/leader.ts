@@ -148,6 +148,18 @@ export class LeaderElector {
     return !!spec.holderIdentity && spec.holderIdentity !== this.options.identity && this.observed.at + durationMs > Date.now();
   }
 
+  /** The Lease's spec once this instance has renewed it, or taken it over. */
+  private renewed(spec: LeaseSpec, now: string): LeaseSpec {
+    const taking = spec.holderIdentity !== this.options.identity;
+    return {
+      holderIdentity: this.options.identity,
+      leaseDurationSeconds: Math.ceil(this.options.leaseDurationMs / 1000),
+      acquireTime: taking ? now : spec.acquireTime,
+      renewTime: now,
+      leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
+    };
+  }
+
   /**
    * One round: true when this instance holds the Lease afterwards. A leader passes its renew
    * deadline: no request of the round may outlast it.
@@ -167,16 +179,8 @@ export class LeaderElector {
       }
       const spec = lease.spec ?? {};
       if (this.heldByOther(spec)) return false;
-      const taking = spec.holderIdentity !== identity;
-      const renewed: LeaseSpec = {
-        holderIdentity: identity,
-        leaseDurationSeconds,
-        acquireTime: taking ? now : spec.acquireTime,
-        renewTime: now,
-        leaseTransitions: (spec.leaseTransitions ?? 0) + (taking ? 1 : 0),
-      };
       // The resourceVersion in the body makes this a compare-and-swap: of two candidates, one wins.
-      await this.write('PUT', { ...lease, spec: renewed }, timeout());
+      await this.write('PUT', { ...lease, spec: this.renewed(spec, now) }, timeout());
       this.observed = { holder: identity, renewTime: now, at: Date.now() };
       return true;
     } catch (error) {

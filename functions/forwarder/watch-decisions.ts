@@ -19,14 +19,12 @@ export type WatchLine =
 const watchChanges: Record<string, Change> = { ADDED: 'Added', MODIFIED: 'Modified', DELETED: 'Deleted' };
 
 export function parseWatchLine(line: string): WatchLine {
-  const event = JSON.parse(line) as { type?: string; object?: { metadata?: ObjectMetadata; code?: number; message?: string } };
-  const change = event.type && watchChanges[event.type];
-  if (change) return { type: 'change', change, metadata: event.object?.metadata ?? {} };
-  if (event.type === 'BOOKMARK') return { type: 'bookmark', resourceVersion: event.object?.metadata?.resourceVersion };
-  if (event.type === 'ERROR') {
-    const status = { code: event.object?.code, message: event.object?.message };
-    return { type: 'error', end: status.code === 410 ? 'gone' : 'error', status };
-  }
+  const { type = '', object = {} } = JSON.parse(line) as { type?: string; object?: { metadata?: ObjectMetadata; code?: number; message?: string } };
+  const { metadata = {}, code, message } = object;
+  const change = watchChanges[type];
+  if (change) return { type: 'change', change, metadata };
+  if (type === 'BOOKMARK') return { type: 'bookmark', resourceVersion: metadata.resourceVersion };
+  if (type === 'ERROR') return { type: 'error', end: code === 410 ? 'gone' : 'error', status: { code, message } };
   return { type: 'unknown', raw: line.slice(0, 200) };
 }
 

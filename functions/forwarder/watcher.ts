@@ -82,31 +82,36 @@ export class ResourceWatcher {
   private async relist(signal: AbortSignal): Promise<void> {
     const firstList = !this.listed;
     const listed: Store = new Map();
-    let continueToken: string | undefined;
-    let listVersion: string | undefined;
-    do {
-      const page = await this.listPage(continueToken, signal);
-      listVersion = page.metadata?.resourceVersion;
-      continueToken = page.metadata?.continue || undefined;
-      for (const { metadata = {} } of page.items ?? []) {
-        const { key, record } = decideChange(this.resource.kind, 'Added', metadata, undefined);
-        if (!record) continue;
-        listed.set(key, record);
-        this.metrics.observed.inc({ resource: this.resource.kind, change: 'Synced' });
-        if (publishListed(this.resource.kind, record, this.store.get(key), firstList)) await this.enqueue(key, record, 'Synced', signal);
-      }
-    } while (continueToken && !signal.aborted);
+    const resourceVersion = await this.listPages(signal, async (metadata) => {
+      const { key, record } = decideChange(this.resource.kind, 'Added', metadata, undefined);
+      if (!record) return;
+      listed.set(key, record);
+      this.metrics.observed.inc({ resource: this.resource.kind, change: 'Synced' });
+      if (publishListed(this.resource.kind, record, this.store.get(key), firstList)) await this.enqueue(key, record, 'Synced', signal);
+    });
     for (const [key, record] of vanished(this.store, listed)) await this.enqueue(key, record, 'Deleted', signal);
-    if (signal.aborted) return;
-    this.store = listed;
-    this.resourceVersion = listVersion;
-    this.listed = true;
-    this.log.info('listed', { resource: this.label, objects: listed.size, resourceVersion: listVersion });
+    if (!signal.aborted) this.listedAt(listed, resourceVersion);
   }
 
-  private listPage(continueToken: string | undefined, signal: AbortSignal): Promise<MetadataList> {
-    const query = { labelSelector: this.resource.labelSelector, limit: this.options.pageSize, continue: continueToken };
-    return this.client.request<MetadataList>(this.resource.collection, { query, accept: LIST_ACCEPT, signal });
+  /** Hands every listed object's metadata to `take`, page by page; resolves with the list's resourceVersion. */
+  private async listPages(signal: AbortSignal, take: (metadata: ObjectMetadata) => Promise<void>): Promise<string | undefined> {
+    let continueToken: string | undefined;
+    while (!signal.aborted) {
+      const query = { labelSelector: this.resource.labelSelector, limit: this.options.pageSize, continue: continueToken };
+      const { items, metadata = {} } = await this.client.request<MetadataList>(this.resource.collection, { query, accept: LIST_ACCEPT, signal });
+      for (const item of items ?? []) await take(item.metadata ?? {});
+      continueToken = metadata.continue || undefined;
+      if (!continueToken) return metadata.resourceVersion;
+    }
+    return undefined;
+  }
+
+  /** A whole list was taken: watch from its version, knowing what it held. */
+  private listedAt(listed: Store, resourceVersion: string | undefined): void {
+    this.store = listed;
+    this.resourceVersion = resourceVersion;
+    this.listed = true;
+    this.log.info('listed', { resource: this.label, objects: listed.size, resourceVersion });
   }
 
   private async enqueue(key: string, record: ObjectRecord, change: Change, signal: AbortSignal): Promise<void> {
