@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { load } from 'js-yaml';
 import { childKindInfo, collectionPath, objectPath } from '../functions/core/children.js';
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
@@ -47,6 +48,17 @@ async function bundleForwarder(): Promise<string> {
     banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
   });
   return outfile;
+}
+
+interface DeploymentManifest {
+  spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
+}
+
+/** The Node.js options the forwarder runs with in the cluster, so that its memory here is what it would be there. */
+function deployedNodeOptions(): string {
+  const manifest = load(readFileSync(join(repoRoot, 'infra/forwarder/deployment.yaml'), 'utf8')) as DeploymentManifest;
+  const env = manifest.spec.template.spec.containers.flatMap((container) => container.env ?? []);
+  return env.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
 }
 
 function residentBytes(pid: number): number {
@@ -92,6 +104,7 @@ class ForwarderProcess {
       stdio: ['ignore', log, log],
       env: {
         PATH: process.env.PATH,
+        NODE_OPTIONS: deployedNodeOptions(),
         EVENT_BUS_NAME: 'bench',
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'bench',
