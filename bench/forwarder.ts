@@ -96,10 +96,11 @@ class ForwarderProcess {
   readonly port = 20_000 + Math.floor(Math.random() * 20_000);
   readonly startedAt = Date.now();
   private readonly child: ChildProcess;
+  private readonly logPath: string;
 
   constructor(bench: Bench, namespace: string, extraEnv: Record<string, string> = {}) {
-    const logPath = join(tmpdir(), `forwarder-bench-${process.pid}-${namespace}.log`);
-    const log = openSync(logPath, 'w');
+    this.logPath = join(tmpdir(), `forwarder-bench-${process.pid}-${namespace}-${Date.now()}.log`);
+    const log = openSync(this.logPath, 'w');
     this.child = spawn(process.execPath, [bench.bundle], {
       stdio: ['ignore', log, log],
       env: {
@@ -121,6 +122,7 @@ class ForwarderProcess {
   }
 
   async ready(): Promise<boolean> {
+    if (this.child.exitCode !== null) throw new Error(`benchmark: the forwarder exited (${this.child.exitCode}); its log: ${this.logPath}`);
     return fetch(`http://127.0.0.1:${this.port}/readyz`).then((response) => response.ok, () => false);
   }
 
@@ -135,6 +137,7 @@ class ForwarderProcess {
   }
 
   async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
     this.child.kill('SIGTERM');
     await exited;
@@ -155,14 +158,22 @@ async function createCrsWithConfigMaps(bench: Bench, namespace: string, count: n
   return names;
 }
 
-/** Starts a forwarder, waits for its initial sync (a Synced event per CR, every watch listed); stops it. */
-async function measureSync(bench: Bench, namespace: string, crs: number): Promise<{ seconds: number; rss: number; heap: number }> {
+/** V8 gives memory back once a process has been idle a while. */
+const SETTLE_MS = 30_000;
+
+/**
+ * Starts a forwarder, waits for its initial sync (a Synced event per CR, every watch listed), and
+ * measures its memory then and once settled; stops it.
+ */
+async function measureSync(bench: Bench, namespace: string, crs: number) {
   const before = bench.endpoint.events.length;
   const forwarder = new ForwarderProcess(bench, namespace);
   try {
-    await waitUntil('the initial sync', async () => bench.endpoint.events.length - before >= crs && (await forwarder.ready()), 300_000);
+    await waitUntil('the initial sync', async () => (await forwarder.ready()) && bench.endpoint.events.length - before >= crs, 300_000);
     const seconds = (Date.now() - forwarder.startedAt) / 1000;
-    return { seconds, ...(await forwarder.memory()) };
+    const afterSync = await forwarder.memory();
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    return { seconds, ...afterSync, settledRss: (await forwarder.memory()).rss };
   } finally {
     await forwarder.stop();
   }
@@ -194,7 +205,7 @@ async function measureBurst(bench: Bench, namespace: string, names: string[], en
   bench.endpoint.events.length = 0;
   const forwarder = new ForwarderProcess(bench, namespace, env);
   try {
-    await waitUntil('the initial sync', async () => bench.endpoint.events.length >= names.length && (await forwarder.ready()), 300_000);
+    await waitUntil('the initial sync', async () => (await forwarder.ready()) && bench.endpoint.events.length >= names.length, 300_000);
     bench.endpoint.events.length = 0;
     const { changesSeen } = await forwarder.progress();
     const started = Date.now();
@@ -260,8 +271,10 @@ export async function benchForwarder({ crs = 10_000, changes = 2_000, configMapB
       forwarderSyncSeconds: round(full.seconds, 2),
       forwarderRssMiBAfterSync: mib(full.rss),
       forwarderHeapUsedMiBAfterSync: mib(full.heap),
+      forwarderRssMiBSettled: mib(full.settledRss),
       forwarderSyncSecondsEmptyConfigMaps: round(empty.seconds, 2),
       forwarderRssMiBAfterSyncEmptyConfigMaps: mib(empty.rss),
+      forwarderRssMiBSettledEmptyConfigMaps: mib(empty.settledRss),
       forwarderRssDataSizeEffectPercent: round(((full.rss - empty.rss) / empty.rss) * 100),
       forwarderSyncEventsPerSecond: Math.round(crs / full.seconds),
       forwarderChangeEventsPerSecond: Math.round(changed.eventsPerSecond),

@@ -10,7 +10,7 @@ describe('readForwarderConfig', () => {
       const config = readForwarderConfig({ ...minimal, WATCH_NAMESPACES: 'a, b' });
 
       expect(config.WATCH_NAMESPACES).toEqual(['a', 'b']);
-      expect(config.QUEUE_CAPACITY).toBe(10_000);
+      expect(config.QUEUE_CAPACITY).toBe(1_000);
       expect(config.LEADER_ELECTION).toBe(true);
       expect(config.CLUSTER_ACCESS).toBe('kubeconfig');
     });

@@ -33,7 +33,7 @@ export const forwarderEnvironmentSchema = z
     LEASE_DURATION_SECONDS: positiveInt(15),
     LEASE_RENEW_DEADLINE_SECONDS: positiveInt(10),
     LEASE_RETRY_PERIOD_SECONDS: positiveNumber(2),
-    QUEUE_CAPACITY: positiveInt(10_000),
+    QUEUE_CAPACITY: positiveInt(1_000),
     PUBLISH_CONCURRENCY: positiveInt(4),
     /** Events a second at most; unlimited when absent. Under a burst, events then wait and merge in the queue. */
     PUBLISH_RATE: z.coerce.number().positive().optional(),

@@ -21,7 +21,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     leader: new Gauge({ name: 'forwarder_leader', help: '1 while this instance holds the lease and publishes.', registers: [registry] }),
     lastEventAge: new Gauge({
       name: 'forwarder_last_watch_event_age_seconds',
-      help: 'Seconds since the watch of each resource last delivered anything (events or bookmarks).',
+      help: 'Seconds since the list or watch of each resource last delivered anything (a list, events or bookmarks).',
       labelNames: ['resource'] as const,
       registers: [registry],
       collect() {

@@ -111,6 +111,7 @@ export class ResourceWatcher {
     this.store = listed;
     this.resourceVersion = resourceVersion;
     this.listed = true;
+    this.metrics.watchActivity(this.label);
     this.log.info('listed', { resource: this.label, objects: listed.size, resourceVersion });
   }
 
