@@ -10,7 +10,7 @@ describe('readForwarderConfig', () => {
       const config = readForwarderConfig({ ...minimal, WATCH_NAMESPACES: 'a, b' });
 
       expect(config.WATCH_NAMESPACES).toEqual(['a', 'b']);
-      expect(config.QUEUE_CAPACITY).toBe(10_000);
+      expect(config.QUEUE_CAPACITY).toBe(1_000);
       expect(config.LEADER_ELECTION).toBe(true);
       expect(config.CLUSTER_ACCESS).toBe('kubeconfig');
     });
@@ -21,13 +21,13 @@ describe('readForwarderConfig', () => {
       const read = () => readForwarderConfig({ KUBECONFIG: '/tmp/k', WATCH_NAMESPACES: 'Not_A_Namespace', EVENTBRIDGE_ENDPOINT: 'nope' });
 
       expect(read).toThrow(ConfigurationError);
-      expect(read).toThrow(/EVENT_BUS_NAME is required.*AWS_REGION is required.*EVENTBRIDGE_ENDPOINT.*WATCH_NAMESPACES must be namespace names/);
+      expect(read).toThrow(/EVENT_BUS_NAME: is required.*AWS_REGION: is required.*EVENTBRIDGE_ENDPOINT.*WATCH_NAMESPACES: must be namespace names/);
     });
 
     it('asks for the Lease namespace when leader election is on', () => {
       const { POD_NAMESPACE: _, ...withoutNamespace } = minimal;
 
-      expect(() => readForwarderConfig(withoutNamespace)).toThrow(/POD_NAMESPACE is required for leader election/);
+      expect(() => readForwarderConfig(withoutNamespace)).toThrow(/POD_NAMESPACE: is required for leader election/);
     });
   });
 });

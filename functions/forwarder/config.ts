@@ -1,73 +1,72 @@
 // The forwarder's configuration, read from the environment at start-up and validated, so a missing
 // or malformed setting stops it at once with a message naming the variable.
 import { hostname } from 'node:os';
-import { z } from 'zod';
-import { ConfigurationError } from '../core/settings.js';
+import * as z from 'zod/mini';
+import { defaultClusterAccess, kubeClientSettings, positiveInt, readSettings } from '../core/settings.js';
+import { namespaceName, objectName } from '../core/validation.js';
 
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const kubernetesName = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback);
+const required = (what: string) => z.string({ error: `is required: ${what}` }).check(z.minLength(1, 'must not be empty'));
 
-export const forwarderEnvironmentSchema = z
-  .object({
-    /** The EventBridge bus every event goes to. */
-    EVENT_BUS_NAME: z.string({ error: 'is required: the EventBridge bus to put events on' }).min(1, 'must not be empty'),
-    AWS_REGION: z.string({ error: 'is required: the region of the bus' }).min(1, 'must not be empty'),
-    /** An EventBridge endpoint other than AWS's, for local runs and tests. */
-    EVENTBRIDGE_ENDPOINT: z.url().optional(),
-    /** Comma-separated namespaces to watch; all namespaces when empty or absent. */
-    WATCH_NAMESPACES: z
-      .string()
-      .optional()
-      .transform((value) => (value ?? '').split(',').map((n) => n.trim()).filter(Boolean))
-      .refine((names) => names.every((n) => kubernetesName.test(n)), 'must be namespace names separated by commas'),
-    /** `in-cluster` in a pod; `kubeconfig` (with KUBECONFIG) elsewhere. Inferred when absent. */
-    CLUSTER_ACCESS: z.enum(['kubeconfig', 'in-cluster']).optional(),
-    KUBECONFIG: z.string().min(1).optional(),
-    KUBE_CONTEXT: z.string().min(1).optional(),
-    KUBE_API_QPS: positiveInt(20),
-    KUBE_API_BURST: positiveInt(40),
-    /** Leader election: off only for a single local instance. */
-    LEADER_ELECTION: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-    /** This instance's name in the Lease: the pod name. */
-    POD_NAME: z.string().min(1).default(hostname()),
-    /** The namespace of the Lease: the forwarder's own. */
-    POD_NAMESPACE: z.string().regex(kubernetesName, 'must be a namespace name').optional(),
-    LEASE_NAME: z.string().regex(kubernetesName, 'must be a Lease name').default('kindcustomhttp-forwarder'),
-    LEASE_DURATION_SECONDS: positiveInt(15),
-    LEASE_RENEW_DEADLINE_SECONDS: positiveInt(10),
-    LEASE_RETRY_PERIOD_SECONDS: z.coerce.number().positive().default(2),
-    /** How long an event waits for newer versions of its object before it is sent. */
-    COALESCE_MS: z.coerce.number().int().nonnegative().default(500),
-    QUEUE_CAPACITY: positiveInt(10_000),
-    PUBLISH_CONCURRENCY: positiveInt(4),
-    /** A PutEvents request unanswered this long is abandoned and its entries sent again. */
-    PUT_EVENTS_TIMEOUT_MS: positiveInt(10_000),
-    RETRY_BASE_MS: positiveInt(200),
-    RETRY_MAX_MS: positiveInt(30_000),
-    /** A watch silent (no event, no bookmark) this long is restarted; above the ~1 min bookmark interval. */
-    WATCH_SILENCE_SECONDS: z.coerce.number().positive().default(90),
-    LIST_PAGE_SIZE: positiveInt(500),
-    /** Seconds to send what is queued after SIGTERM, within the pod's grace period. */
-    DRAIN_SECONDS: z.coerce.number().positive().default(20),
-    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-    LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
-  })
-  .transform((env, ctx) => {
-    const access = env.CLUSTER_ACCESS ?? (process.env.KUBERNETES_SERVICE_HOST && !env.KUBECONFIG ? 'in-cluster' : 'kubeconfig');
-    if (access === 'kubeconfig' && !env.KUBECONFIG) ctx.addIssue({ code: 'custom', path: ['KUBECONFIG'], message: 'is required outside a pod' });
-    if (env.LEADER_ELECTION && !env.POD_NAMESPACE) ctx.addIssue({ code: 'custom', path: ['POD_NAMESPACE'], message: 'is required for leader election (the namespace of the Lease)' });
-    if (env.LEASE_RENEW_DEADLINE_SECONDS >= env.LEASE_DURATION_SECONDS) {
-      ctx.addIssue({ code: 'custom', path: ['LEASE_RENEW_DEADLINE_SECONDS'], message: 'must be less than LEASE_DURATION_SECONDS' });
-    }
+const settings = z.object({
+  /** The EventBridge bus every event goes to. */
+  EVENT_BUS_NAME: required('the EventBridge bus to put events on'),
+  AWS_REGION: required('the region of the bus'),
+  /** An EventBridge endpoint other than AWS's, for local runs and tests. */
+  EVENTBRIDGE_ENDPOINT: z.optional(z.url()),
+  /** Comma-separated namespaces to watch; all namespaces when empty or absent. */
+  WATCH_NAMESPACES: z.pipe(
+    z.optional(z.string()),
+    z.pipe(
+      z.transform((value: string | undefined) => (value ?? '').split(',').map((n) => n.trim()).filter(Boolean)),
+      z.array(z.string()).check(z.refine((names) => names.every((n) => namespaceName.safeParse(n).success), 'must be namespace names separated by commas')),
+    ),
+  ),
+  /** `in-cluster` in a pod; `kubeconfig` (with KUBECONFIG) elsewhere. Inferred when absent. */
+  CLUSTER_ACCESS: z.optional(z.enum(['kubeconfig', 'in-cluster'])),
+  ...kubeClientSettings({ qps: 20, burst: 40 }),
+  /** Leader election: off only for a single local instance. */
+  LEADER_ELECTION: z.pipe(z._default(z.enum(['true', 'false']), 'true'), z.transform((v) => v === 'true')),
+  /** This instance's name in the Lease: the pod name. */
+  POD_NAME: z._default(z.string().check(z.minLength(1)), hostname()),
+  /** The namespace of the Lease: the forwarder's own. */
+  POD_NAMESPACE: z.optional(namespaceName),
+  LEASE_NAME: z._default(objectName, 'kindcustomhttp-forwarder'),
+  LEASE_DURATION_SECONDS: positiveInt(15),
+  LEASE_RENEW_DEADLINE_SECONDS: positiveInt(10),
+  LEASE_RETRY_PERIOD_SECONDS: positiveNumber(2),
+  QUEUE_CAPACITY: positiveInt(1_000),
+  PUBLISH_CONCURRENCY: positiveInt(4),
+  /** Events a second at most; unlimited when absent. Under a burst, events then wait and merge in the queue. */
+  PUBLISH_RATE: z.optional(z.coerce.number().check(z.positive())),
+  /** A PutEvents request unanswered this long is abandoned and its entries sent again. */
+  PUT_EVENTS_TIMEOUT_MS: positiveInt(10_000),
+  RETRY_BASE_MS: positiveInt(200),
+  RETRY_MAX_MS: positiveInt(30_000),
+  /** Events waiting this long with none reaching the bus: the forwarder is stuck, and /readyz says so. */
+  PUBLISH_STUCK_SECONDS: positiveNumber(120),
+  /** A watch silent (no event, no bookmark) this long is restarted; above the ~1 min bookmark interval. */
+  WATCH_SILENCE_SECONDS: positiveNumber(90),
+  LIST_PAGE_SIZE: positiveInt(500),
+  /** Seconds to send what is queued after SIGTERM, within the pod's grace period. */
+  DRAIN_SECONDS: positiveNumber(20),
+  HTTP_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 8080),
+  LOG_LEVEL: z._default(z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']), 'INFO'),
+});
+
+export const forwarderEnvironmentSchema = z.pipe(
+  settings,
+  z.transform((env, ctx) => {
+    const access = env.CLUSTER_ACCESS ?? defaultClusterAccess(env);
+    const problem = (path: string, message: string) => ctx.issues.push({ code: 'custom', path: [path], message, input: env });
+    if (access === 'kubeconfig' && !env.KUBECONFIG) problem('KUBECONFIG', 'is required outside a pod');
+    if (env.LEADER_ELECTION && !env.POD_NAMESPACE) problem('POD_NAMESPACE', 'is required for leader election (the namespace of the Lease)');
+    if (env.LEASE_RENEW_DEADLINE_SECONDS >= env.LEASE_DURATION_SECONDS) problem('LEASE_RENEW_DEADLINE_SECONDS', 'must be less than LEASE_DURATION_SECONDS');
     return { ...env, CLUSTER_ACCESS: access };
-  });
+  }),
+);
 export type ForwarderConfig = z.output<typeof forwarderEnvironmentSchema>;
 
 export function readForwarderConfig(env: NodeJS.ProcessEnv = process.env): ForwarderConfig {
-  const result = forwarderEnvironmentSchema.safeParse(env);
-  if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`).join('; ');
-    throw new ConfigurationError(`invalid forwarder environment: ${problems}`);
-  }
-  return result.data;
+  return readSettings(forwarderEnvironmentSchema, env, 'forwarder environment');
 }

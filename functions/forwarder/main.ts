@@ -2,16 +2,19 @@
 import { readForwarderConfig } from './config.js';
 import { createLogger, startForwarder } from './forwarder.js';
 
+// Until the configuration is read, log at the default level, as whatever instance this is.
+let log = createLogger({ LOG_LEVEL: 'INFO', POD_NAME: process.env.POD_NAME ?? 'forwarder' });
+
 async function main(): Promise<void> {
   const config = readForwarderConfig();
-  const log = createLogger(config);
+  log = createLogger(config);
   const forwarder = await startForwarder(config, { log, defaultMetrics: true });
   const stop = (signal: string) => {
     log.info('stopping', { signal });
     forwarder.shutdown().then(
       () => process.exit(0),
       (error: unknown) => {
-        log.error('shutdown failed', { error: String(error) });
+        log.error('shutdown failed', { error });
         process.exit(1);
       },
     );
@@ -26,10 +29,10 @@ async function main(): Promise<void> {
 
 // Anything unexpected ends the process loudly, so the kubelet restarts it; nothing fails quietly.
 process.on('unhandledRejection', (reason) => {
-  console.error(JSON.stringify({ level: 'ERROR', message: 'unhandled rejection', error: String(reason) }));
+  log.error('unhandled rejection', { error: reason });
   process.exit(1);
 });
 main().catch((error: unknown) => {
-  console.error(JSON.stringify({ level: 'ERROR', message: 'the forwarder could not start', error: String(error) }));
+  log.error('the forwarder could not start', { error });
   process.exit(1);
 });

@@ -4,6 +4,8 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
+  /** The publisher of the current leadership, if leading. */
+  let publishing: { stuck(): boolean; stuckFor(): number } | undefined;
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'forwarder_' });
   const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers: [registry] });
   const lastEventAt = new Map<string, number>();
@@ -19,7 +21,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     leader: new Gauge({ name: 'forwarder_leader', help: '1 while this instance holds the lease and publishes.', registers: [registry] }),
     lastEventAge: new Gauge({
       name: 'forwarder_last_watch_event_age_seconds',
-      help: 'Seconds since the watch of each resource last delivered anything (events or bookmarks).',
+      help: 'Seconds since the list or watch of each resource last delivered anything (a list, events or bookmarks).',
       labelNames: ['resource'] as const,
       registers: [registry],
       collect() {
@@ -27,6 +29,26 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
         for (const [resource, at] of lastEventAt) this.set({ resource }, (now - at) / 1000);
       },
     }),
+    publishStuck: new Gauge({
+      name: 'forwarder_publish_stuck',
+      help: '1 while events wait and none has reached the bus for PUBLISH_STUCK_SECONDS: the bus refuses them or cannot be reached (busy is not stuck).',
+      registers: [registry],
+      collect() {
+        this.set(publishing?.stuck() ? 1 : 0);
+      },
+    }),
+    publishWaitSeconds: new Gauge({
+      name: 'forwarder_publish_wait_seconds',
+      help: 'Seconds events have waited with none reaching the bus (0 when nothing waits or the bus accepts events).',
+      registers: [registry],
+      collect() {
+        this.set((publishing?.stuckFor() ?? 0) / 1000);
+      },
+    }),
+    /** Tells the stuck gauges whose publishing to watch (undefined when not leading). */
+    watchPublishing(current: typeof publishing): void {
+      publishing = current;
+    },
     /** Records that a watch of `resource` is alive. */
     watchActivity(resource: string): void {
       lastEventAt.set(resource, Date.now());

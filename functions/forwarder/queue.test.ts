@@ -1,93 +1,108 @@
 import { describe, expect, it } from 'vitest';
 import { PublishQueue, type PendingEvent } from './queue.js';
 
-function event(objectKey: string, version: string): PendingEvent {
-  return { objectKey, eventKey: `${objectKey}@${version}`, entry: { Source: 's', DetailType: 'd', Detail: version } };
+/** An event asking to reconcile CR `key`, about change `change` (of the CR or one of its children). */
+function event(key: string, change: string): PendingEvent {
+  return { key, eventKey: `${key}@${change}`, entry: { Source: 's', DetailType: 'd', Detail: change } };
 }
 
-function queueAt(clock: { now: number }, capacity = 10, coalesceMs = 100) {
-  return new PublishQueue({ capacity, coalesceMs, now: () => clock.now });
+function queueAt(clock: { now: number }, capacity = 10) {
+  return new PublishQueue({ capacity, now: () => clock.now });
 }
 
 describe('PublishQueue', () => {
-  describe('when an object changes again within the coalescing window', () => {
-    it('keeps only the latest version, in the first one\'s place', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock);
-      queue.offer(event('a', '1'));
-      queue.offer(event('b', '1'));
+  describe('when a CR and its children change many times while its event waits', () => {
+    it('makes one event, carrying the latest change, in the first one’s place', () => {
+      const queue = queueAt({ now: 0 });
+      queue.offer(event('ns/a', 'cr-1'));
+      queue.offer(event('ns/b', 'cr-1'));
 
-      const result = queue.offer(event('a', '2'));
-      clock.now = 100;
+      const results = ['deployment-1', 'service-1', 'cr-2', 'deployment-2'].map((change) => queue.offer(event('ns/a', change)));
       const batch = queue.take(10);
 
-      expect(result).toBe('coalesced');
-      expect(batch.map((item) => item.event.eventKey)).toEqual(['a@2', 'b@1']);
+      expect(results).toEqual(['coalesced', 'coalesced', 'coalesced', 'coalesced']);
+      expect(batch.map((item) => item.event.eventKey)).toEqual(['ns/a@deployment-2', 'ns/b@cr-1']);
     });
   });
 
-  describe('when the window has not passed', () => {
-    it('holds events back unless flushing', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock);
-      queue.offer(event('a', '1'));
+  describe('when a CR changes while its event is in flight', () => {
+    it('sends exactly one more event after it, with the latest change', () => {
+      const queue = queueAt({ now: 0 });
+      queue.offer(event('ns/a', '1'));
+      const first = queue.take(10);
 
-      const early = queue.take(10);
-      const flushed = queue.take(10, true);
+      queue.offer(event('ns/a', '2'));
+      queue.offer(event('ns/a', '3'));
+      const whileInFlight = queue.take(10);
+      queue.done(first);
+      const after = queue.take(10);
+      queue.done(after);
 
-      expect(early).toEqual([]);
-      expect(flushed).toHaveLength(1);
+      expect(whileInFlight).toEqual([]);
+      expect(after.map((item) => item.event.eventKey)).toEqual(['ns/a@3']);
+      expect(queue.take(10)).toEqual([]);
+      expect(queue.depth).toBe(0);
+    });
+
+    it('sends the newer change instead of the failed one, at once', () => {
+      const queue = queueAt({ now: 0 });
+      queue.offer(event('ns/a', '1'));
+      const [inFlight] = queue.take(10);
+      queue.offer(event('ns/a', '2'));
+
+      const kept = queue.retry(inFlight!, 1000);
+
+      expect(kept).toBe(false);
+      expect(queue.take(10).map((item) => [item.event.eventKey, item.attempt])).toEqual([['ns/a@2', 0]]);
     });
   });
 
   describe('when taking a batch', () => {
-    it('takes at most the number asked for', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 30, 0);
-      for (let i = 0; i < 25; i++) queue.offer(event(`o${i}`, '1'));
+    it('takes at most the number asked for, oldest first', () => {
+      const queue = queueAt({ now: 0 }, 30);
+      for (let i = 0; i < 25; i++) queue.offer(event(`ns/o${i}`, '1'));
 
-      const sizes = [queue.take(10).length, queue.take(10).length, queue.take(10).length];
+      const batches = [queue.take(10), queue.take(10), queue.take(10)];
 
-      expect(sizes).toEqual([10, 10, 5]);
+      expect(batches.map((batch) => batch.length)).toEqual([10, 10, 5]);
+      expect(batches[0]![0]!.event.key).toBe('ns/o0');
     });
   });
 
   describe('when full', () => {
-    it('refuses new objects but still merges changes of waiting ones', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 2);
-      queue.offer(event('a', '1'));
-      queue.offer(event('b', '1'));
+    it('refuses new CRs but still merges changes of waiting ones', () => {
+      const queue = queueAt({ now: 0 }, 2);
+      queue.offer(event('ns/a', '1'));
+      queue.offer(event('ns/b', '1'));
 
-      const refused = queue.offer(event('c', '1'));
-      const merged = queue.offer(event('a', '2'));
+      const refused = queue.offer(event('ns/c', '1'));
+      const merged = queue.offer(event('ns/a', '2'));
 
       expect([refused, merged]).toEqual(['full', 'coalesced']);
       expect(queue.depth).toBe(2);
     });
 
-    it('counts events in flight towards the bound until they are done', () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 2, 0);
-      queue.offer(event('a', '1'));
-      queue.offer(event('b', '1'));
-      queue.take(10);
+    it('counts events in flight, and changes waiting behind them, towards the bound', () => {
+      const queue = queueAt({ now: 0 }, 3);
+      queue.offer(event('ns/a', '1'));
+      queue.offer(event('ns/b', '1'));
+      const batch = queue.take(10);
+      queue.offer(event('ns/a', '2'));
 
-      const whileInFlight = queue.offer(event('c', '1'));
-      queue.done(2);
-      const afterwards = queue.offer(event('c', '1'));
+      const whileInFlight = queue.offer(event('ns/c', '1'));
+      queue.done(batch);
+      const afterwards = queue.offer(event('ns/c', '1'));
 
       expect([whileInFlight, afterwards]).toEqual(['full', 'queued']);
+      expect(queue.highWater).toBe(3);
     });
 
     it('lets a waiting put through once room is made', async () => {
-      const clock = { now: 0 };
-      const queue = queueAt(clock, 1, 0);
-      queue.offer(event('a', '1'));
-      const waiting = queue.put(event('b', '1'));
+      const queue = queueAt({ now: 0 }, 1);
+      queue.offer(event('ns/a', '1'));
+      const waiting = queue.put(event('ns/b', '1'));
 
-      queue.take(1);
-      queue.done();
+      queue.done(queue.take(1));
 
       await expect(waiting).resolves.toBe('queued');
       expect(queue.highWater).toBe(1);
@@ -95,51 +110,48 @@ describe('PublishQueue', () => {
   });
 
   describe('when a sent event failed', () => {
-    /** A queue without a coalescing window, with version 1 of object `a` in flight. */
-    function withOneInFlight() {
+    it('offers the very same entry again only after its backoff', () => {
       const clock = { now: 0 };
-      const queue = queueAt(clock, 10, 0);
-      queue.offer(event('a', '1'));
+      const queue = queueAt(clock);
+      queue.offer(event('ns/a', '1'));
       const [inFlight] = queue.take(10);
-      return { clock, queue, inFlight: inFlight! };
-    }
 
-    it('offers it again only after its backoff', () => {
-      const { clock, queue, inFlight } = withOneInFlight();
-
-      queue.retry(inFlight, 50);
+      queue.retry(inFlight!, 50);
       const early = queue.take(10);
       clock.now = 50;
       const due = queue.take(10);
 
       expect(early).toEqual([]);
-      expect(due.map((i) => [i.event.eventKey, i.attempt])).toEqual([['a@1', 1]]);
+      expect(due.map((item) => [item.event.eventKey, item.attempt])).toEqual([['ns/a@1', 1]]);
     });
 
-    it('drops it when a newer version of its object is already waiting', () => {
-      const { clock, queue, inFlight } = withOneInFlight();
-      queue.offer(event('a', '2'));
+    it('lets a newer change of the same CR replace it, keeping the backoff', () => {
+      const clock = { now: 0 };
+      const queue = queueAt(clock);
+      queue.offer(event('ns/a', '1'));
+      queue.retry(queue.take(10)[0]!, 50);
 
-      const kept = queue.retry(inFlight, 50);
+      const result = queue.offer(event('ns/a', '2'));
+      const early = queue.take(10);
       clock.now = 50;
-      const batch = queue.take(10);
 
-      expect(kept).toBe(false);
-      expect(batch.map((i) => i.event.eventKey)).toEqual(['a@2']);
+      expect([result, early]).toEqual(['coalesced', []]);
+      expect(queue.take(10).map((item) => item.event.eventKey)).toEqual(['ns/a@2']);
     });
+  });
 
-    it('never lets an older failure replace a newer one waiting for its retry', () => {
-      const { clock, queue, inFlight: older } = withOneInFlight();
-      queue.offer(event('a', '2'));
-      const [newer] = queue.take(10);
+  describe('waitingSince', () => {
+    it('is when the queue last went from empty to not, and clears when it empties', () => {
+      const clock = { now: 5 };
+      const queue = queueAt(clock);
+      queue.offer(event('ns/a', '1'));
+      clock.now = 9;
+      queue.offer(event('ns/b', '1'));
+      const whileWaiting = queue.waitingSince;
 
-      queue.retry(newer!, 10);
-      const kept = queue.retry(older, 10);
-      clock.now = 10;
+      queue.done(queue.take(10));
 
-      expect(kept).toBe(false);
-      expect(queue.take(10).map((i) => i.event.eventKey)).toEqual(['a@2']);
-      expect(queue.depth).toBe(1);
+      expect([whileWaiting, queue.waitingSince]).toEqual([5, undefined]);
     });
   });
 });

@@ -1,7 +1,9 @@
-// The bounded queue between the watches and the publisher. Events for one object coalesce while
-// they wait (consumers are level-triggered, so only the latest version matters); events that
-// failed wait in a separate set until their backoff ends. Every event counts towards the bound,
-// including those in flight, so memory stays flat whatever the bus does.
+// The bounded work queue between the watches and the publisher, keyed by the CR to reconcile, as a
+// controller's work queue is (client-go's dirty and processing sets are the model): any number of
+// changes to a CR and its children while it waits make one event, carrying the latest change
+// (consumers re-read the CR). A change that arrives while its CR's event is in flight waits and is
+// sent after it, so nothing is lost. Failed events wait out their backoff apart. Everything not yet
+// on the bus counts towards the bound, so memory stays flat whatever the bus does.
 
 /** The PutEvents entry fields the contract's helpers build; the publisher adds the bus name. */
 export interface BusEntry {
@@ -11,8 +13,8 @@ export interface BusEntry {
 }
 
 export interface PendingEvent {
-  /** One per object (`kind/namespace/name`): a newer event for it replaces an older one. */
-  objectKey: string;
+  /** The CR it asks to reconcile (`namespace/name`): a newer event for it replaces an older one. */
+  key: string;
   /** The contract's eventKey: stable per object version and change. */
   eventKey: string;
   entry: BusEntry;
@@ -22,12 +24,11 @@ export interface PendingEvent {
 
 export interface QueuedEvent {
   event: PendingEvent;
-  /** Order of arrival, so that a late failure of an old version never replaces a newer one. */
-  seq: number;
+  /** When it may be taken: at once, or when its backoff ends. */
   readyAt: number;
-  /** How many times it has failed. */
+  /** How many times its key has failed in a row. */
   attempt: number;
-  /** When its object's first waiting change arrived. */
+  /** When its key's first waiting change arrived. */
   queuedAt: number;
 }
 
@@ -35,21 +36,24 @@ export type OfferResult = 'queued' | 'coalesced' | 'full';
 
 export interface QueueOptions {
   capacity: number;
-  /** How long a new event waits for newer versions of its object before it may be sent. */
-  coalesceMs: number;
   now?: () => number;
 }
 
 export class PublishQueue {
-  // Insertion order is readyAt order here: an event keeps its place when a newer one replaces it.
-  private readonly fresh = new Map<string, QueuedEvent>();
-  private readonly retries = new Map<string, QueuedEvent>();
-  private inFlight = 0;
-  private seq = 0;
+  /** Ready to send, in order of arrival; an entry keeps its place when a newer change replaces it. */
+  private readonly ready = new Map<string, QueuedEvent>();
+  /** Failed, waiting for their backoff to end. */
+  private readonly backingOff = new Map<string, QueuedEvent>();
+  /** Being sent. */
+  private readonly inFlight = new Map<string, QueuedEvent>();
+  /** Changed while being sent: sent again once the one in flight is done. */
+  private readonly dirty = new Map<string, QueuedEvent>();
   private waiters: Array<() => void> = [];
   private readonly now: () => number;
-  /** The largest depth seen, for tests and the metrics. */
+  /** The largest depth seen, for tests and the benchmark. */
   highWater = 0;
+  /** Since when events have been waiting without a break (the queue last went from empty to not). */
+  waitingSince: number | undefined;
 
   constructor(private readonly options: QueueOptions) {
     this.now = options.now ?? Date.now;
@@ -59,27 +63,26 @@ export class PublishQueue {
     return this.options.capacity;
   }
 
-  /** Waiting, backing off and in flight: everything not yet on the bus. */
+  /** Ready, backing off, in flight and changed in flight: everything not yet on the bus. */
   get depth(): number {
-    return this.fresh.size + this.retries.size + this.inFlight;
+    return this.ready.size + this.backingOff.size + this.inFlight.size + this.dirty.size;
   }
 
-  /** Queues the event, or merges it into a waiting one for the same object; refuses when full. */
+  /** Queues the event, or merges it into the one waiting for the same CR; refuses when full. */
   offer(event: PendingEvent): OfferResult {
-    const waiting = this.fresh.get(event.objectKey);
+    const { key } = event;
+    const waiting = this.ready.get(key) ?? this.backingOff.get(key) ?? this.dirty.get(key);
     if (waiting) {
       waiting.event = event;
-      waiting.seq = ++this.seq;
       return 'coalesced';
     }
-    // A failed older version waiting for its retry is superseded: this one takes its place.
-    const superseded = this.retries.delete(event.objectKey);
-    if (!superseded && this.depth >= this.options.capacity) return 'full';
+    if (this.depth >= this.options.capacity) return 'full';
     const now = this.now();
-    this.fresh.set(event.objectKey, { event, seq: ++this.seq, readyAt: now + this.options.coalesceMs, attempt: 0, queuedAt: now });
+    if (this.depth === 0) this.waitingSince = now;
+    (this.inFlight.has(key) ? this.dirty : this.ready).set(key, { event, readyAt: now, attempt: 0, queuedAt: now });
     this.highWater = Math.max(this.highWater, this.depth);
     this.notify();
-    return superseded ? 'coalesced' : 'queued';
+    return 'queued';
   }
 
   /** Queues the event, waiting for room first when the queue is full. */
@@ -96,57 +99,56 @@ export class PublishQueue {
     while (this.depth >= this.options.capacity * fraction && !signal?.aborted) await this.changed(signal);
   }
 
-  /**
-   * Takes up to `max` events whose time has come, retries first; with `flush`, fresh events do not
-   * wait out their coalescing window (used when draining).
-   */
-  take(max: number, flush = false): QueuedEvent[] {
+  /** How many events could be taken now. */
+  readyCount(): number {
+    let due = this.ready.size;
+    const now = this.now();
+    for (const item of this.backingOff.values()) if (item.readyAt <= now) due += 1;
+    return due;
+  }
+
+  /** Takes up to `max` events whose time has come, retries first; they are in flight until done or retried. */
+  take(max: number): QueuedEvent[] {
     const now = this.now();
     const batch: QueuedEvent[] = [];
-    for (const [key, item] of this.retries) {
+    for (const [key, item] of this.backingOff) {
       if (batch.length >= max) break;
       if (item.readyAt > now) continue;
-      this.retries.delete(key);
+      this.backingOff.delete(key);
       batch.push(item);
     }
-    for (const [key, item] of this.fresh) {
-      if (batch.length >= max || (!flush && item.readyAt > now)) break;
-      this.fresh.delete(key);
+    for (const [key, item] of this.ready) {
+      if (batch.length >= max) break;
+      this.ready.delete(key);
       batch.push(item);
     }
-    this.inFlight += batch.length;
+    for (const item of batch) this.inFlight.set(item.event.key, item);
     return batch;
   }
 
-  /** When the next event may be taken, or undefined when nothing is waiting. */
-  nextReadyAt(flush = false): number | undefined {
+  /** When the next event may be taken, or undefined when none is waiting. */
+  nextReadyAt(): number | undefined {
+    if (this.ready.size > 0) return this.now();
     let next: number | undefined;
-    for (const item of this.retries.values()) next = Math.min(next ?? Infinity, item.readyAt);
-    const first = this.fresh.values().next();
-    if (!first.done) next = Math.min(next ?? Infinity, flush ? this.now() : first.value.readyAt);
+    for (const item of this.backingOff.values()) next = Math.min(next ?? Infinity, item.readyAt);
     return next;
   }
 
-  /** The event reached the bus, or was given up. */
-  done(count = 1): void {
-    this.inFlight -= count;
-    this.notify();
+  /** The events reached the bus, or were given up: a change that came meanwhile is ready now. */
+  done(items: QueuedEvent[]): void {
+    for (const item of items) this.finish(item);
+    this.settle();
   }
 
   /**
-   * The event failed: it waits `delayMs` and goes again, unless a newer version of its object
-   * has arrived meanwhile. Returns false when it was superseded.
+   * The event failed. It is sent again after `delayMs`, unless a newer change of its CR came while
+   * it was in flight: that one is sent instead, at once. Returns false when it was superseded.
    */
   retry(item: QueuedEvent, delayMs: number): boolean {
-    this.inFlight -= 1;
-    const newer = this.fresh.get(item.event.objectKey) ?? this.retries.get(item.event.objectKey);
-    if (newer && newer.seq > item.seq) {
-      this.notify();
-      return false;
-    }
-    this.retries.set(item.event.objectKey, { ...item, readyAt: this.now() + delayMs, attempt: item.attempt + 1 });
-    this.notify();
-    return true;
+    const superseded = this.finish(item);
+    if (!superseded) this.backingOff.set(item.event.key, { ...item, readyAt: this.now() + delayMs, attempt: item.attempt + 1 });
+    this.settle();
+    return !superseded;
   }
 
   /** Resolves at the next offer, completion or retry, or when `signal` aborts. */
@@ -160,6 +162,22 @@ export class PublishQueue {
       this.waiters.push(wake);
       signal?.addEventListener('abort', wake, { once: true });
     });
+  }
+
+  /** Ends an item's flight; true when a newer change of its CR was waiting, now made ready. */
+  private finish(item: QueuedEvent): boolean {
+    const { key } = item.event;
+    this.inFlight.delete(key);
+    const newer = this.dirty.get(key);
+    if (!newer) return false;
+    this.dirty.delete(key);
+    this.ready.set(key, newer);
+    return true;
+  }
+
+  private settle(): void {
+    if (this.depth === 0) this.waitingSince = undefined;
+    this.notify();
   }
 
   private notify(): void {

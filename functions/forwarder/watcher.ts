@@ -1,58 +1,48 @@
-// List and watch one collection, turning every change into a queued event. A watch resumes from
-// the last version it accepted, asks for bookmarks so that version stays fresh, lists again when
-// the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any error or
-// silence. When the queue is full it stops reading and resumes later from where it stopped.
-import { CustomObjectsApi, KubernetesObjectApi, Watch, type KubernetesObject } from '@kubernetes/client-node';
-import { GROUP, KIND, PLURAL, VERSION } from '../core/kindcustomhttp.js';
+// List and watch one collection's metadata, turning every change into a queued event. A watch
+// resumes from the last version it accepted, asks for bookmarks so that version stays fresh, lists
+// again when the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any
+// error or silence (the KubeClient's idle timeout). When the queue is full it stops reading and
+// resumes later from where it stopped.
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { backoffDelay, NoAnswerError, sleep, withTimeout, type BackoffPolicy } from './backoff.js';
-import type { ResettableConnections } from './connections.js';
-import { collectionPath, eventFor, recordOf, resourceLabel, type Change, type ObjectRecord, type WatchedResource } from './mapping.js';
+import { sleep, type BackoffPolicy } from '../core/backoff.js';
+import type { KubeClient } from '../core/kube-client.js';
+import { eventFor, objectKey, resourceLabel, type Change, type ObjectMetadata, type ObjectRecord, type WatchedResource } from './mapping.js';
 import type { ForwarderMetrics } from './metrics.js';
 import type { PendingEvent, PublishQueue } from './queue.js';
+import { decideChange, failureEnd, nextStep, parseWatchLine, publishListed, remember, vanished, type Store, type WatchEnd } from './watch-decisions.js';
+
+/** Metadata only, as controller-runtime's metadata watches ask: no spec, data or status crosses the wire. */
+export const LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+export const WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
 
 export interface WatcherOptions {
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   silenceMs: number;
   pageSize: number;
   backoff: BackoffPolicy;
-  /** Whether the first list publishes a Synced event per object (CRs), or only fills the store (children). */
-  syncOnFirstList: boolean;
 }
 
-interface ListPage {
-  items: KubernetesObject[];
-  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
-}
-
-type WatchEnd = 'closed' | 'gone' | 'silent' | 'backpressure' | 'error' | 'stopped';
-
-const watchChanges: Record<string, Change> = { ADDED: 'Added', MODIFIED: 'Modified', DELETED: 'Deleted' };
-
-function isGone(error: unknown): boolean {
-  const e = error as { code?: number; statusCode?: number };
-  return e.code === 410 || e.statusCode === 410;
+interface MetadataList {
+  /** null, not empty, when there are none. */
+  items: Array<{ metadata?: ObjectMetadata }> | null;
+  metadata?: { resourceVersion?: string; continue?: string };
 }
 
 export class ResourceWatcher {
-  /** What was last seen of each object (`namespace/name`), to name deletions missed while not watching. */
-  private store = new Map<string, ObjectRecord>();
+  /** What was last seen of each object, to name deletions missed while not watching. */
+  private store: Store = new Map();
   private resourceVersion: string | undefined;
   private listed = false;
-  private readonly objects: KubernetesObjectApi;
-  private readonly custom: CustomObjectsApi;
   private readonly label: string;
 
   constructor(
     private readonly resource: WatchedResource,
-    private readonly connections: ResettableConnections,
+    private readonly client: KubeClient,
     private readonly queue: PublishQueue,
     private readonly metrics: ForwarderMetrics,
     private readonly log: Logger,
     private readonly options: WatcherOptions,
   ) {
-    this.objects = KubernetesObjectApi.makeApiClient(connections);
-    this.custom = connections.makeApiClient(CustomObjectsApi);
     this.label = resourceLabel(resource);
   }
 
@@ -65,78 +55,64 @@ export class ResourceWatcher {
   async run(signal: AbortSignal): Promise<void> {
     let failures = 0;
     while (!signal.aborted) {
-      let end: WatchEnd;
-      let delivered = false;
-      try {
-        if (this.resourceVersion === undefined) await this.relist(signal);
-        ({ end, delivered } = await this.watchOnce(signal));
-      } catch (error) {
-        end = isGone(error) ? 'gone' : error instanceof NoAnswerError ? 'silent' : 'error';
-        this.log.warn('list or watch failed', { resource: this.label, end, error: String(error) });
-      }
+      const { end, delivered } = await this.listAndWatch(signal);
       if (signal.aborted || end === 'stopped') break;
       this.metrics.watchRestarts.inc({ resource: this.label, reason: end });
-      if (end === 'gone') this.resourceVersion = undefined;
-      if (end === 'silent') {
-        // The shared connections probably went the same way: replace them too.
-        this.log.warn('the apiserver was silent too long; restarting the watch on new connections', { resource: this.label, silenceMs: this.options.silenceMs });
-        this.connections.reset();
-      }
-      if (end === 'backpressure') {
-        await this.queue.waitForRoom(0.5, signal);
-        continue;
-      }
-      // A watch that delivered something was healthy: when the server merely ended it (or asks
-      // for a relist), start over at once. Anything else waits, longer after each failure in a row.
-      if (delivered) failures = 0;
-      if (!(delivered && (end === 'closed' || end === 'gone'))) await sleep(backoffDelay(failures++, this.options.backoff), signal);
+      const step = nextStep(end, delivered, failures, this.options.backoff);
+      failures = step.failures;
+      if (step.relist) this.resourceVersion = undefined;
+      if (step.wait === 'room') await this.queue.waitForRoom(0.5, signal);
+      else if (step.wait > 0) await sleep(step.wait, signal);
+    }
+  }
+
+  private async listAndWatch(signal: AbortSignal): Promise<{ end: WatchEnd; delivered: boolean }> {
+    try {
+      if (this.resourceVersion === undefined) await this.relist(signal);
+      return await this.watchOnce(signal);
+    } catch (error) {
+      if (signal.aborted) return { end: 'stopped', delivered: false };
+      const end = failureEnd(error);
+      this.log.warn('list or watch failed', { resource: this.label, end, error });
+      return { end, delivered: false };
     }
   }
 
   /** Lists the collection; publishes what is new or changed since the store, and what vanished. */
   private async relist(signal: AbortSignal): Promise<void> {
-    const { kind } = this.resource;
-    const seen = new Map<string, ObjectRecord>();
-    let continueToken: string | undefined;
-    let listVersion: string | undefined;
-    do {
-      const page = await withTimeout(this.listPage(continueToken), this.options.silenceMs, `list ${this.label}`);
-      listVersion = page.metadata?.resourceVersion;
-      continueToken = page.metadata?.continue || page.metadata?._continue || undefined;
-      for (const object of page.items) {
-        const record = recordOf(kind, object);
-        if (!record) continue;
-        const key = `${object.metadata!.namespace}/${object.metadata!.name}`;
-        seen.set(key, record);
-        this.metrics.observed.inc({ resource: kind, change: 'Synced' });
-        const publish = this.listed ? this.store.get(key)?.resourceVersion !== record.resourceVersion : this.options.syncOnFirstList;
-        if (publish) await this.enqueue(key, record, 'Synced', signal);
-        if (signal.aborted) return;
-      }
-    } while (continueToken);
-    for (const [key, record] of this.store) {
-      if (!seen.has(key)) await this.enqueue(key, record, 'Deleted', signal);
-    }
-    this.store = seen;
-    this.resourceVersion = listVersion;
-    this.listed = true;
-    this.log.info('listed', { resource: this.label, objects: seen.size, resourceVersion: listVersion });
+    const firstList = !this.listed;
+    const listed: Store = new Map();
+    const resourceVersion = await this.listPages(signal, async (metadata) => {
+      const { key, record } = decideChange(this.resource.kind, 'Added', metadata, undefined);
+      if (!record) return;
+      listed.set(key, record);
+      this.metrics.observed.inc({ resource: this.resource.kind, change: 'Synced' });
+      if (publishListed(this.resource.kind, record, this.store.get(key), firstList)) await this.enqueue(key, record, 'Synced', signal);
+    });
+    for (const [key, record] of vanished(this.store, listed)) await this.enqueue(key, record, 'Deleted', signal);
+    if (!signal.aborted) this.listedAt(listed, resourceVersion);
   }
 
-  /**
-   * One page of the collection. CRs are listed with the custom-objects API, which returns the
-   * server's JSON: the generic object API reads a CR list's metadata as an object's and drops its
-   * `continue` token (client-node 2.0.1), which would end every list after its first page.
-   */
-  private async listPage(continueToken: string | undefined): Promise<ListPage> {
-    const { kind, apiVersion, labelSelector, path } = this.resource;
-    const limit = this.options.pageSize;
-    if (kind === KIND) {
-      const query = { group: GROUP, version: VERSION, plural: PLURAL, labelSelector, limit, _continue: continueToken };
-      const list = path.namespace ? this.custom.listNamespacedCustomObject({ ...query, namespace: path.namespace }) : this.custom.listClusterCustomObject(query);
-      return (await list) as ListPage;
+  /** Hands every listed object's metadata to `take`, page by page; resolves with the list's resourceVersion. */
+  private async listPages(signal: AbortSignal, take: (metadata: ObjectMetadata) => Promise<void>): Promise<string | undefined> {
+    let continueToken: string | undefined;
+    while (!signal.aborted) {
+      const query = { labelSelector: this.resource.labelSelector, limit: this.options.pageSize, continue: continueToken };
+      const { items, metadata = {} } = await this.client.request<MetadataList>(this.resource.collection, { query, accept: LIST_ACCEPT, signal });
+      for (const item of items ?? []) await take(item.metadata ?? {});
+      continueToken = metadata.continue || undefined;
+      if (!continueToken) return metadata.resourceVersion;
     }
-    return this.objects.list(apiVersion, kind, path.namespace, undefined, undefined, undefined, undefined, labelSelector, limit, continueToken);
+    return undefined;
+  }
+
+  /** A whole list was taken: watch from its version, knowing what it held. */
+  private listedAt(listed: Store, resourceVersion: string | undefined): void {
+    this.store = listed;
+    this.resourceVersion = resourceVersion;
+    this.listed = true;
+    this.metrics.watchActivity(this.label);
+    this.log.info('listed', { resource: this.label, objects: listed.size, resourceVersion });
   }
 
   private async enqueue(key: string, record: ObjectRecord, change: Change, signal: AbortSignal): Promise<void> {
@@ -150,92 +126,76 @@ export class ResourceWatcher {
       return eventFor(this.resource.kind, namespace, name, record, change);
     } catch (error) {
       // Only an object the contract cannot name lands here; skipping it must not stop the watch.
-      this.log.error('could not build an event', { resource: this.label, key, error: String(error) });
+      this.log.error('could not build an event', { resource: this.label, key, error });
       return undefined;
     }
   }
 
-  /** Takes one watch event; false when the queue is full and the event was not taken. */
-  private accept(type: string, object: KubernetesObject): boolean {
-    const change = watchChanges[type]!;
-    const metadata = object.metadata!;
-    const key = `${metadata.namespace}/${metadata.name}`;
+  /** Takes one watched change; false when the queue is full and the change was not taken. */
+  private accept(change: Change, metadata: ObjectMetadata): boolean {
     this.metrics.observed.inc({ resource: this.resource.kind, change });
-    const record = recordOf(this.resource.kind, object);
-    const event = record && !this.statusOnly(change, record, this.store.get(key)) && this.build(key, record, change);
+    const decision = decideChange(this.resource.kind, change, metadata, this.store.get(objectKey(metadata)));
+    const event = decision.publish && this.build(decision.key, decision.record!, change);
     if (event) {
       const result = this.queue.offer(event);
       if (result === 'full') return false;
       if (result === 'coalesced') this.metrics.coalesced.inc();
     }
-    if (record) {
-      if (change === 'Deleted') this.store.delete(key);
-      else this.store.set(key, record);
-    }
+    remember(this.store, change, decision);
     this.resourceVersion = metadata.resourceVersion ?? this.resourceVersion;
     return true;
   }
 
-  /**
-   * A CR modified without a new generation: its status or metadata changed, not its spec, and its
-   * children follow from its spec alone. Its own status writes would otherwise each cost one more
-   * reconcile. (A child's status does matter: the CR's status reports it.)
-   */
-  private statusOnly(change: Change, record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
-    return change === 'Modified' && this.resource.kind === KIND && record.generation !== undefined && record.generation === previous?.generation;
-  }
-
+  /** One watch, from the last version taken, until the server ends it or we stop it. */
   private async watchOnce(signal: AbortSignal): Promise<{ end: WatchEnd; delivered: boolean }> {
-    const connection = this.connections.dedicated();
-    const watch = new Watch(connection);
-    // Watch aborts a request that has received nothing for `requestTimeoutMs` (a private 30 s in
-    // client-node 2.0.1); it is our silence detector, set to our limit, which must exceed the
-    // apiserver's bookmark interval so that a quiet but healthy watch is left alone.
-    Object.assign(watch, { requestTimeoutMs: this.options.silenceMs });
+    const stopping = new AbortController();
     let end: WatchEnd | undefined;
     let delivered = false;
-    let controller: AbortController | undefined;
     const stop = (why: WatchEnd) => {
       end ??= why;
-      controller?.abort();
+      stopping.abort();
     };
-    const onAbort = () => stop('stopped');
-    signal.addEventListener('abort', onAbort, { once: true });
+    const onLine = (line: string) => {
+      // Lines already read when we stopped are ignored: the next watch resumes from the last
+      // version taken and the apiserver sends them again.
+      if (end) return;
+      delivered = true;
+      this.metrics.watchActivity(this.label);
+      const why = this.take(line);
+      if (why) stop(why);
+    };
+    const query = {
+      watch: true,
+      allowWatchBookmarks: true,
+      resourceVersion: this.resourceVersion,
+      labelSelector: this.resource.labelSelector,
+      // As client-go does: the server ends each watch after 5 to 10 minutes, and we resume.
+      timeoutSeconds: 300 + Math.floor(Math.random() * 300),
+    };
     try {
-      const finished = new Promise<WatchEnd>((resolve, reject) => {
-        const query = {
-          allowWatchBookmarks: true,
-          resourceVersion: this.resourceVersion,
-          labelSelector: this.resource.labelSelector,
-          // As client-go does: the server ends each watch after 5 to 10 minutes, and we resume.
-          timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-        };
-        const onEvent = (type: string, object: KubernetesObject & { code?: number }) => {
-          // Lines already buffered when we stopped are ignored: the next watch resumes from the
-          // last version taken and the apiserver sends them again.
-          if (end) return;
-          delivered = true;
-          this.metrics.watchActivity(this.label);
-          if (type === 'BOOKMARK') this.resourceVersion = object.metadata?.resourceVersion ?? this.resourceVersion;
-          else if (type === 'ERROR') stop(object.code === 410 ? 'gone' : 'error');
-          else if (type in watchChanges && !this.accept(type, object)) stop('backpressure');
-        };
-        const onDone = (error: unknown) => {
-          if (end) resolve(end);
-          else if (!error) resolve('closed');
-          else if ((error as Error).name === 'TimeoutError') resolve('silent');
-          else if (isGone(error)) resolve('gone');
-          else reject(error instanceof Error ? error : new Error(String(error)));
-        };
-        watch.watch(collectionPath(this.resource), query, onEvent, onDone).then((c) => {
-          controller = c;
-          if (end) c.abort();
-        }, reject);
-      });
-      return { end: await finished, delivered };
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-      connection.close();
+      await this.client.stream(this.resource.collection, { query, accept: WATCH_ACCEPT, idleTimeoutMs: this.options.silenceMs, onLine, signal: AbortSignal.any([signal, stopping.signal]) });
+    } catch (error) {
+      // Our own stop aborts the stream; any other failure is the watch's end.
+      if (!end && !signal.aborted) throw error;
+    }
+    return { end: signal.aborted ? 'stopped' : (end ?? 'closed'), delivered };
+  }
+
+  /** Handles one watch line; returns why the watch must end, if it must. */
+  private take(line: string): WatchEnd | undefined {
+    const event = parseWatchLine(line);
+    switch (event.type) {
+      case 'change':
+        return this.accept(event.change, event.metadata) ? undefined : 'backpressure';
+      case 'bookmark':
+        this.resourceVersion = event.resourceVersion ?? this.resourceVersion;
+        return undefined;
+      case 'error':
+        this.log.warn('the watch ended with an error', { resource: this.label, ...event.status });
+        return event.end;
+      case 'unknown':
+        this.log.warn('ignored a watch event of an unknown type', { resource: this.label, line: event.raw });
+        return undefined;
     }
   }
 }

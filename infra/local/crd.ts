@@ -1,9 +1,8 @@
 // Installs the KindCustomHttp CRD on any cluster (the local one or KUBECONFIG's): every entry point
 // that needs it (npm start, the benchmarks, the tests) installs it itself.
-import { KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
 import { FIELD_MANAGER } from '../../functions/core/desired.js';
 import { repoRoot } from './cluster/layout.js';
 import { waitUntil } from './processes.js';
@@ -14,7 +13,9 @@ type Crd = KubernetesObject & { status?: { conditions?: Array<{ type: string; st
 
 /** Applies a CRD (the project's by default) with server-side apply, and waits until it is served. */
 export async function installCrd(kubeconfig: string, path = crdPath): Promise<void> {
-  const objects = KubernetesObjectApi.makeApiClient(loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig }));
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
+  const objects = KubernetesObjectApi.makeApiClient(config);
   const crd = loadAllYaml(readFileSync(path, 'utf8'))[0] as KubernetesObject;
   await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   const ref = { apiVersion: crd.apiVersion, kind: crd.kind, metadata: { name: crd.metadata!.name! } };

@@ -42,7 +42,7 @@ export interface LocalStackOptions {
   /** Where the processes' output is kept. */
   logDir: string;
   onLine?: (line: StackLine) => void;
-  /** Extra environment for the forwarder (e.g. COALESCE_MS). */
+  /** Extra environment for the forwarder (e.g. PUBLISH_RATE). */
   forwarderEnv?: Record<string, string>;
 }
 

@@ -1,10 +1,9 @@
 // npm start: the whole system on this machine. Starts the local control plane (or uses the cluster
 // in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
 // applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadClusterConfig } from '../../functions/core/cluster-access.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import { clusterDir, down, runningCluster, up } from './cluster/index.js';
 import { installCrd } from './crd.js';
@@ -52,7 +51,8 @@ async function main(): Promise<void> {
   });
   say(`stack      functions under osls offline, bus and queue emulated at ${stack.busUrl}, forwarder metrics at ${stack.forwarderUrl}/metrics`);
 
-  const config = loadClusterConfig({ mode: 'kubeconfig', path: kubeconfig });
+  const config = new KubeConfig();
+  config.loadFromFile(kubeconfig);
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
   const { namespace, name } = sample.metadata;
   await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
@@ -75,7 +75,7 @@ async function main(): Promise<void> {
   console.log(`\nRunning. In another terminal:\n  export KUBECONFIG=${kubeconfig}\n  kubectl -n ${namespace} get kch,deploy,svc,cm,pods\nEdit, scale or delete things and watch them converge here. Ctrl-C stops everything.\n`);
 }
 
-async function printState(config: ReturnType<typeof loadClusterConfig>, namespace: string, name: string): Promise<void> {
+async function printState(config: KubeConfig, namespace: string, name: string): Promise<void> {
   const apps = config.makeApiClient(AppsV1Api);
   const core = config.makeApiClient(CoreV1Api);
   const cr = (await config.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, namespace, name })) as KindCustomHttp;

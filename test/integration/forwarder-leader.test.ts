@@ -1,49 +1,75 @@
-// Two forwarder processes with Lease-based leader election: one publishes, the other stands by;
-// killed, the leader is replaced and events flow again; sent SIGTERM, it drains and hands over.
-import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
+// Two forwarder processes with Lease-based leader election: one publishes, the other stands by.
+// A leader killed with events still queued loses nothing (its successor lists everything again);
+// a leader that loses the Lease while alive stops publishing; sent SIGTERM, it drains and hands
+// over. Each test has its own pair, namespace and Lease, so each runs alone.
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/processes.js';
 import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { forwarderEnvironment, spawnForwarder } from '../support/forwarder.js';
-import { adminConfig, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
-import { createCr } from '../support/operator.js';
+import { adminClients, adminKubeClient, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
+import { createCr, getCr } from '../support/operator.js';
+import { microTime } from '../../functions/forwarder/leader.js';
 
 const LEASE = 'forwarder-lease';
-const leases = adminConfig().makeApiClient(CoordinationV1Api);
-let namespace: string;
-let endpoint: EventBridgeEndpoint;
-const instances = new Map<string, { process: ChildProcess & { output: string[] }; port: number }>();
+const LEASE_DURATION_SECONDS = 4;
+const NAMES = ['forwarder-a', 'forwarder-b'] as const;
+type Name = (typeof NAMES)[number];
 
-async function metricsOf(name: string): Promise<Record<string, number>> {
+interface LeaseObject {
+  metadata: Record<string, unknown>;
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; renewTime?: string; leaseTransitions?: number };
+}
+
+const client = adminKubeClient();
+const { core } = adminClients();
+let endpoint: EventBridgeEndpoint;
+let namespace: string;
+let instances: Map<Name, { process: ChildProcess & { output: string[] }; port: number }>;
+let failed = false;
+
+const leasePath = () => `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${LEASE}`;
+const lease = () => client.request<LeaseObject>(leasePath());
+const holder = async () => (await lease()).spec?.holderIdentity as Name | undefined;
+const other = (name: Name): Name => (name === 'forwarder-a' ? 'forwarder-b' : 'forwarder-a');
+const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+
+async function metricsOf(name: Name): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${instances.get(name)!.port}/metrics`)).text();
   const values: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const match = /^(forwarder_leader|forwarder_events_published_total) (\S+)$/.exec(line);
+    const match = /^(forwarder_leader|forwarder_events_published_total|forwarder_queue_depth) (\S+)$/.exec(line);
     if (match) values[match[1]!] = Number(match[2]);
   }
   return values;
 }
 
-async function readyz(name: string): Promise<boolean> {
+async function readyz(name: Name): Promise<boolean> {
   return (await fetch(`http://127.0.0.1:${instances.get(name)!.port}/readyz`)).ok;
 }
 
-const lease = (): Promise<V1Lease> => leases.readNamespacedLease({ namespace, name: LEASE });
-const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+/** The events published for CR `name` after `index` in the endpoint's record. */
+const publishedSince = (index: number, name: string) =>
+  endpoint.events.slice(index).filter((e) => e.detail.namespace === namespace && (e.detail.name === name || (e.detail.owner as { name?: string } | undefined)?.name === name));
 
 beforeAll(async () => {
   await installCrd();
-  namespace = await createNamespace('fwd-leader');
   endpoint = await EventBridgeEndpoint.start();
-  for (const name of ['forwarder-a', 'forwarder-b']) {
+});
+afterAll(() => endpoint?.close());
+
+beforeEach(async () => {
+  endpoint.setFaults(() => ({ kind: 'none' }));
+  namespace = await createNamespace('fwd-leader');
+  instances = new Map();
+  for (const name of NAMES) {
     const port = await freePort();
     const env = forwarderEnvironment(endpoint, namespace, {
       LEADER_ELECTION: 'true',
       POD_NAME: name,
       POD_NAMESPACE: namespace,
       LEASE_NAME: LEASE,
-      LEASE_DURATION_SECONDS: '4',
+      LEASE_DURATION_SECONDS: String(LEASE_DURATION_SECONDS),
       LEASE_RENEW_DEADLINE_SECONDS: '3',
       LEASE_RETRY_PERIOD_SECONDS: '0.5',
       HTTP_PORT: String(port),
@@ -53,53 +79,75 @@ beforeAll(async () => {
   }
   await eventually('both instances to be ready', async () => (await readyz('forwarder-a')) && (await readyz('forwarder-b')), { timeoutMs: 60_000 });
 });
-let failed = false;
-afterEach(({ task }) => {
-  failed ||= task.result?.state === 'fail';
-});
-afterAll(async () => {
+afterEach(async ({ task }) => {
+  failed = task.result?.state === 'fail';
   for (const [name, { process }] of instances) {
     process.kill('SIGKILL');
     // The processes' own logs are the best clue to a failure.
     if (failed) console.log(`--- ${name}\n${process.output.join('')}`);
   }
-  await endpoint?.close();
   await deleteNamespace(namespace);
 });
 
 describe('two forwarders with leader election', () => {
-  let leader: string;
-  let standby: string;
-
   it('let exactly one publish', async () => {
-    leader = await eventually('a holder of the lease', async () => (await lease()).spec?.holderIdentity);
-    standby = leader === 'forwarder-a' ? 'forwarder-b' : 'forwarder-a';
+    const leader = await eventually('a holder of the lease', holder);
     const cr = await createCr(namespace, 'first');
 
     await eventually('the event for the first CR', () => endpoint.has('first', cr.metadata.resourceVersion!));
 
     await eventually('the leader to count what it published', async () => (await metricsOf(leader)).forwarder_events_published_total! > 0);
     expect(await metricsOf(leader)).toMatchObject({ forwarder_leader: 1 });
-    expect(await metricsOf(standby)).toEqual({ forwarder_leader: 0, forwarder_events_published_total: 0 });
+    expect(await metricsOf(other(leader))).toMatchObject({ forwarder_leader: 0, forwarder_events_published_total: 0 });
   });
 
-  describe('when the leader dies', () => {
-    it('the standby takes the lease and publishes the changes made meanwhile', async () => {
-      const transitionsBefore = (await lease()).spec?.leaseTransitions ?? 0;
+  describe('when the leader is killed with events still queued', () => {
+    it('loses nothing: its successor lists every CR again and publishes each', async () => {
+      const leader = await eventually('a holder of the lease', holder);
+      const before = await createCr(namespace, 'published-before');
+      await eventually('the first event', () => endpoint.has('published-before', before.metadata.resourceVersion!));
+      endpoint.setFaults(() => ({ kind: 'server-error' }));
+      // Queued in the leader: new CRs, and a child of the earlier CR (a successor's first list
+      // publishes no child: the CR's own event must cover it).
+      const queued = [await createCr(namespace, 'queued-1'), await createCr(namespace, 'queued-2')];
+      const ownerReferences = [{ apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', name: 'published-before', uid: before.metadata.uid!, controller: true }];
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'published-before-configmap', labels: { 'app.kubernetes.io/managed-by': 'stimulated-peering' }, ownerReferences } } });
+      await eventually('the leader to hold all three', async () => (await metricsOf(leader)).forwarder_queue_depth! >= 3);
+      const sinceKill = endpoint.events.length;
 
       instances.get(leader)!.process.kill('SIGKILL');
-      const cr = await createCr(namespace, 'second');
+      endpoint.setFaults(() => ({ kind: 'none' }));
 
-      await eventually('the standby to hold the lease', async () => (await lease()).spec?.holderIdentity === standby, { timeoutMs: 30_000 });
-      await eventually('the event for the CR made after the leader died', () => endpoint.has('second', cr.metadata.resourceVersion!), { timeoutMs: 30_000 });
-      expect((await lease()).spec?.leaseTransitions).toBeGreaterThan(transitionsBefore);
-      expect(await metricsOf(standby)).toMatchObject({ forwarder_leader: 1 });
+      await eventually('the standby to hold the lease', async () => (await holder()) === other(leader), { timeoutMs: 30_000 });
+      for (const cr of queued) {
+        const current = await getCr(namespace, cr.metadata.name);
+        await eventually(`an event for ${cr.metadata.name}`, () => endpoint.has(cr.metadata.name, current.metadata.resourceVersion!, 'Synced'), { timeoutMs: 30_000 });
+      }
+      // Every CR, not only those the dead leader held: whatever it held for them is covered too.
+      expect(publishedSince(sinceKill, 'published-before').map((e) => e.detail.change)).toEqual(['Synced']);
     });
   });
 
-  describe('when the new leader is told to stop', () => {
-    it('sends what it still holds, hands the lease back and exits cleanly', async () => {
-      const { process } = instances.get(standby)!;
+  describe('when another holder takes the Lease while the leader lives', () => {
+    it('the leader stops publishing, and once the Lease is free a leader publishes what changed meanwhile', async () => {
+      const leader = await eventually('a holder of the lease', holder);
+      const current = await lease();
+
+      await client.request(leasePath(), { method: 'PUT', body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, renewTime: microTime() } } });
+      await eventually('the leader to step down', async () => (await metricsOf(leader)).forwarder_leader === 0, { timeoutMs: 10_000 });
+      const meanwhile = await createCr(namespace, 'made-meanwhile');
+      const intruded = await lease();
+      await client.request(leasePath(), { method: 'PUT', body: { ...intruded, spec: { ...intruded.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } } });
+
+      await eventually('the CR made meanwhile', () => endpoint.has('made-meanwhile', meanwhile.metadata.resourceVersion!), { timeoutMs: 30_000 });
+      expect(NAMES).toContain(await holder());
+    });
+  });
+
+  describe('when the leader is told to stop', () => {
+    it('sends what it still holds, hands the Lease over at once and exits cleanly', async () => {
+      const leader = await eventually('a holder of the lease', holder);
+      const { process } = instances.get(leader)!;
       // The bus refuses the event at first, so it is still queued when the signal comes.
       endpoint.setFaults(() => ({ kind: 'server-error' }));
       const refusedBefore = endpoint.requests.length;
@@ -107,11 +155,14 @@ describe('two forwarders with leader election', () => {
       await eventually('the event to be tried and refused', () => endpoint.requests.length > refusedBefore);
 
       process.kill('SIGTERM');
+      const signalledAt = Date.now();
       endpoint.setFaults(() => ({ kind: 'none' }));
 
       expect(await exited(process)).toBe(0);
       expect(endpoint.has('last', last.metadata.resourceVersion!)).toBe(true);
-      expect((await lease()).spec?.holderIdentity).toBeUndefined();
+      await eventually('the standby to hold the lease', async () => (await holder()) === other(leader), { timeoutMs: 30_000 });
+      // Released, not expired: the standby need not wait out a lease duration.
+      expect(Date.now() - signalledAt).toBeLessThan(LEASE_DURATION_SECONDS * 1000);
     });
   });
 });

@@ -19,6 +19,8 @@ export type Fault =
   | { kind: 'none' }
   | { kind: 'server-error'; status?: number }
   | { kind: 'throttle' }
+  /** Refuses the request with this AWS error, as AWS does when permissions or the bus are wrong. */
+  | { kind: 'refuse'; type: 'AccessDeniedException' | 'ResourceNotFoundException'; status?: number }
   /** Never answers (until the endpoint closes). */
   | { kind: 'hang' }
   | { kind: 'partial'; failIndexes: number[]; errorCode?: 'InternalFailure' | 'ThrottlingException' };
@@ -69,6 +71,7 @@ export class EventBridgeEndpoint {
     this.requests.push({ entries: entries.length, fault: fault.kind });
     if (fault.kind === 'server-error') throw new PutEventsRefusal('InternalException', 'injected server error', fault.status ?? 500);
     if (fault.kind === 'throttle') throw new PutEventsRefusal('ThrottlingException', 'Rate exceeded');
+    if (fault.kind === 'refuse') throw new PutEventsRefusal(fault.type, `injected ${fault.type}`, fault.status ?? 400);
     if (fault.kind === 'hang') return new Promise(() => {});
     const failing = new Set(fault.kind === 'partial' ? fault.failIndexes : []);
     return entries.map((entry, index) => {

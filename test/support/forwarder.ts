@@ -2,11 +2,11 @@
 // configured for the test cluster and a local EventBridge endpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readForwarderConfig } from '../../functions/forwarder/config.js';
-import { startForwarder, type ForwarderHandle } from '../../functions/forwarder/forwarder.js';
+import { startForwarder, type ForwarderDependencies, type ForwarderHandle } from '../../functions/forwarder/forwarder.js';
 import { metricValue } from '../../functions/forwarder/metrics.js';
 import { afterAll, beforeAll } from 'vitest';
 import { EventBridgeEndpoint } from './eventbridge-endpoint.js';
-import { createNamespace, deleteNamespace, installCrd, kubeconfigPath } from './kube.js';
+import { createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath } from './kube.js';
 
 export const TEST_BUS = 'test-bus';
 
@@ -25,7 +25,6 @@ export function forwarderEnvironment(endpoint: EventBridgeEndpoint, namespace: s
     LEADER_ELECTION: 'false',
     HTTP_PORT: '0',
     LOG_LEVEL: 'SILENT',
-    COALESCE_MS: '100',
     RETRY_BASE_MS: '50',
     RETRY_MAX_MS: '1000',
     ...overrides,
@@ -33,11 +32,16 @@ export function forwarderEnvironment(endpoint: EventBridgeEndpoint, namespace: s
 }
 
 /** A forwarder in this process. */
-export async function startTestForwarder(endpoint: EventBridgeEndpoint, namespace: string, overrides: Record<string, string> = {}): Promise<ForwarderHandle> {
+export async function startTestForwarder(
+  endpoint: EventBridgeEndpoint,
+  namespace: string,
+  overrides: Record<string, string> = {},
+  deps: ForwarderDependencies = {},
+): Promise<ForwarderHandle> {
   const env = forwarderEnvironment(endpoint, namespace, overrides);
   process.env.AWS_ACCESS_KEY_ID ??= env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY ??= env.AWS_SECRET_ACCESS_KEY;
-  return startForwarder(readForwarderConfig(env));
+  return startForwarder(readForwarderConfig(env), deps);
 }
 
 export function metric(forwarder: ForwarderHandle, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -79,6 +83,8 @@ export function useForwarder(prefix: string, overrides: Record<string, string> =
     fixture.endpoint = await EventBridgeEndpoint.start();
     await prepare?.(fixture.namespace);
     fixture.forwarder = await startTestForwarder(fixture.endpoint, fixture.namespace, overrides);
+    // Every test of the file may then run alone: the watches have listed what `prepare` made.
+    await eventually('the forwarder to be ready', () => fixture.forwarder.ready());
   });
   afterAll(async () => {
     await fixture.forwarder?.shutdown();

@@ -47,6 +47,11 @@ export async function patchCrMetadata(namespace: string, name: string, metadata:
   await mergePatchCr(namespace, name, { metadata });
 }
 
+/** Writes status fields through the status subresource, as the reconciler does. */
+export async function patchCrStatus(namespace: string, name: string, status: Record<string, unknown>): Promise<void> {
+  await adminClients().custom.patchNamespacedCustomObjectStatus({ ...crRef(namespace), name, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
 async function mergePatchCr(namespace: string, name: string, body: object): Promise<void> {
   await adminClients().custom.patchNamespacedCustomObject({ ...crRef(namespace), name, body }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
