@@ -19,6 +19,8 @@ export interface E2eBenchOptions {
   ratePerSecond: number;
   /** CRs applied at once. */
   burstCrs: number;
+  /** Settings of the forwarder beyond the stack's own (PUBLISH_RATE, ...). */
+  forwarderEnv?: Record<string, string>;
 }
 
 const crPath = (namespace: string) => `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`;
@@ -88,7 +90,7 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
   const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 });
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
-  const stack = await LocalStack.start({ kubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'WARN' } });
+  const stack = await LocalStack.start({ kubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'WARN', ...options.forwarderEnv } });
   const observer = new Observer(client, namespace);
   observer.start();
   const appliedAt = new Map<string, number>();

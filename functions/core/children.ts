@@ -4,6 +4,7 @@
 import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { configMapName, desiredConfigMap, desiredDeployment, desiredService, workloadName } from './desired.js';
 import type { KindCustomHttp, KindCustomHttpSpec } from './kindcustomhttp.js';
+import { rolloutPhase } from './status.js';
 
 export const childKinds = ['Deployment', 'Service', 'ConfigMap'] as const;
 export type ChildKind = (typeof childKinds)[number];
@@ -33,6 +34,11 @@ export interface ChildKindInfo<K extends ChildKind> {
    * pods as a file.
    */
   exactFields: string[][];
+  /**
+   * The part of the child's status its CR's status follows, when it has one: a change of the
+   * child's status that leaves this alone needs no reconcile.
+   */
+  statusPhase?: (object: ChildObject<K>) => string;
 }
 
 export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
@@ -44,6 +50,7 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     name: workloadName,
     desired: desiredDeployment,
     exactFields: [],
+    statusPhase: rolloutPhase,
   },
   Service: {
     kind: 'Service',

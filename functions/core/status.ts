@@ -48,6 +48,18 @@ function rollout(deployment: V1Deployment, desiredReplicas: number) {
   return { ready, total, complete, deadlineExceeded };
 }
 
+/**
+ * Where a Deployment's rollout stands, as far as its CR's conditions go: complete, still rolling,
+ * or stuck past its progress deadline. Only a move between these can change the CR's Ready,
+ * Progressing or Degraded condition, so only such a move of its status is worth a reconcile.
+ */
+export function rolloutPhase(deployment: V1Deployment): 'complete' | 'rolling' | 'stuck' {
+  // A Deployment without spec.replicas runs one pod.
+  const state = rollout(deployment, deployment.spec?.replicas ?? 1);
+  if (state.deadlineExceeded) return 'stuck';
+  return state.complete ? 'complete' : 'rolling';
+}
+
 function conditionValues(observation: Observation): Record<Condition['type'], ConditionValue> {
   if (observation.kind === 'failed') {
     const { reason, message } = observation.failure;

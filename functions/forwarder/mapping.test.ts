@@ -20,9 +20,24 @@ describe('watchedResources', () => {
 describe('recordOf', () => {
   describe('when a child has a KindCustomHttp as its controller', () => {
     it('remembers the owner', () => {
-      const record = recordOf('Service', { name: 'web', namespace: 'ns', uid: 'svc-uid', resourceVersion: '7', ownerReferences: [owner] });
+      const record = recordOf('Service', { metadata: { name: 'web', namespace: 'ns', uid: 'svc-uid', resourceVersion: '7', ownerReferences: [owner] } });
 
       expect(record).toEqual({ uid: 'svc-uid', resourceVersion: '7', owner: { name: 'web', uid: 'cr-uid' } });
+    });
+  });
+
+  describe('when the child is a Deployment, watched whole', () => {
+    it('remembers its generation and the phase of its rollout', () => {
+      const deployment = (readyReplicas: number) => ({
+        metadata: { name: 'web', namespace: 'ns', uid: 'd', resourceVersion: '9', generation: 3, ownerReferences: [owner] },
+        spec: { replicas: 2 },
+        status: { observedGeneration: 3, replicas: 2, updatedReplicas: 2, readyReplicas },
+      });
+
+      expect([recordOf('Deployment', deployment(1)), recordOf('Deployment', deployment(2))]).toEqual([
+        { uid: 'd', resourceVersion: '9', generation: 3, owner: { name: 'web', uid: 'cr-uid' }, phase: 'rolling' },
+        { uid: 'd', resourceVersion: '9', generation: 3, owner: { name: 'web', uid: 'cr-uid' }, phase: 'complete' },
+      ]);
     });
   });
 
@@ -32,7 +47,7 @@ describe('recordOf', () => {
       const otherKind = { ...owner, kind: 'ReplicaSet', apiVersion: 'apps/v1' };
 
       const records = [[], [notController], [otherKind]].map((ownerReferences) =>
-        recordOf('ConfigMap', { name: 'x', namespace: 'ns', uid: 'u', resourceVersion: '1', ownerReferences }),
+        recordOf('ConfigMap', { metadata: { name: 'x', namespace: 'ns', uid: 'u', resourceVersion: '1', ownerReferences } }),
       );
 
       expect(records).toEqual([undefined, undefined, undefined]);

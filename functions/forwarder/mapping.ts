@@ -1,7 +1,9 @@
-// From a watched object's metadata to the thin event the contract defines, queued under the CR it
-// asks to reconcile: a CR maps to itself, a child to the CR named by its controller ownerReference.
-// Only metadata is ever read (the watches ask for PartialObjectMetadata): spec and data never arrive.
-import { childKindInfo, childKinds, collectionPath, type ChildKind } from '../core/children.js';
+// From a watched object to the thin event the contract defines, queued under the CR it asks to
+// reconcile: a CR maps to itself, a child to the CR named by its controller ownerReference. The
+// watches ask for metadata alone (PartialObjectMetadata), so a CR's spec and a ConfigMap's data
+// never arrive; Deployments come whole, since whether their status moved the phase their CR
+// reports decides whether a change is worth an event (see children.ts' statusPhase).
+import { childKindInfo, childKinds, collectionPath, type ChildKind, type ChildObject } from '../core/children.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from '../core/desired.js';
 import { childChangedEntry, eventKey, resourceChangedEntry, type changeTypes } from '../core/event-contract.js';
 import { API_VERSION, GROUP, KIND, PLURAL } from '../core/kindcustomhttp.js';
@@ -20,12 +22,21 @@ export interface ObjectMetadata {
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
 }
 
-/** What the forwarder remembers of each object: enough to name it in a Deleted event later. */
+/** An object as a watch or list delivers it: its metadata, and its status when asked for whole. */
+export interface WatchedObject {
+  metadata?: ObjectMetadata;
+  status?: unknown;
+  spec?: unknown;
+}
+
+/** What the forwarder remembers of each object: enough to name it in a Deleted event later, and to tell what changed. */
 export interface ObjectRecord {
   uid: string;
   resourceVersion: string;
   generation?: number;
   owner?: { name: string; uid: string };
+  /** Of a child whose status its CR follows: the phase of that status. */
+  phase?: string;
 }
 
 export interface WatchedResource {
@@ -34,6 +45,8 @@ export interface WatchedResource {
   collection: string;
   namespace?: string;
   labelSelector?: string;
+  /** Watched whole rather than as metadata: its status decides which changes are worth an event. */
+  whole: boolean;
 }
 
 const childSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
@@ -42,8 +55,8 @@ const crKindInfo = { groupPath: `/apis/${API_VERSION}`, plural: PLURAL };
 /** The CRs and every child kind of the children table, in all namespaces or in `namespace`. */
 export function watchedResources(namespace?: string): WatchedResource[] {
   return [
-    { kind: KIND, collection: collectionPath(crKindInfo, namespace), namespace },
-    ...childKinds.map((kind) => ({ kind, collection: collectionPath(childKindInfo[kind], namespace), namespace, labelSelector: childSelector })),
+    { kind: KIND, collection: collectionPath(crKindInfo, namespace), namespace, whole: false },
+    ...childKinds.map((kind) => ({ kind, collection: collectionPath(childKindInfo[kind], namespace), namespace, labelSelector: childSelector, whole: !!childKindInfo[kind].statusPhase })),
   ];
 }
 
@@ -58,12 +71,15 @@ export function objectKey(metadata: ObjectMetadata): string {
 }
 
 /** The object's record, or undefined for a child that has no KindCustomHttp controller. */
-export function recordOf(kind: WatchedKind, metadata: ObjectMetadata): ObjectRecord | undefined {
+export function recordOf(kind: WatchedKind, object: WatchedObject): ObjectRecord | undefined {
+  const metadata = object.metadata ?? {};
   if (!metadata.uid || !metadata.resourceVersion) return undefined;
-  if (kind === KIND) return { uid: metadata.uid, resourceVersion: metadata.resourceVersion, generation: metadata.generation };
+  const { uid, resourceVersion, generation } = metadata;
+  if (kind === KIND) return { uid, resourceVersion, generation };
   const owner = metadata.ownerReferences?.find((ref) => ref.controller && ref.kind === KIND && ref.apiVersion.startsWith(`${GROUP}/`));
   if (!owner) return undefined;
-  return { uid: metadata.uid, resourceVersion: metadata.resourceVersion, owner: { name: owner.name, uid: owner.uid } };
+  const statusPhase = childKindInfo[kind].statusPhase as ((child: ChildObject) => string) | undefined;
+  return { uid, resourceVersion, generation, owner: { name: owner.name, uid: owner.uid }, ...(statusPhase ? { phase: statusPhase(object as ChildObject) } : {}) };
 }
 
 /** The work-queue key of an object's change: the CR to reconcile, `namespace/name`. */

@@ -16,7 +16,7 @@ describe('parseWatchLine', () => {
     ].map((event) => parseWatchLine(JSON.stringify(event)));
 
     expect(lines).toEqual([
-      { type: 'change', change: 'Modified', metadata: cr('5', 2) },
+      { type: 'change', change: 'Modified', object: { metadata: cr('5', 2) } },
       { type: 'bookmark', resourceVersion: '9' },
       { type: 'error', end: 'gone', status: { code: 410, message: 'too old resource version' } },
       { type: 'error', end: 'error', status: { code: 500 } },
@@ -28,18 +28,46 @@ describe('decideChange', () => {
   it('publishes a CR whose generation moved, not one whose status or labels did', () => {
     const previous = { uid: 'cr-uid', resourceVersion: '4', generation: 1 };
 
-    const specChanged = decideChange('KindCustomHttp', 'Modified', cr('5', 2), previous);
-    const statusOnly = decideChange('KindCustomHttp', 'Modified', cr('5', 1), previous);
+    const specChanged = decideChange('KindCustomHttp', 'Modified', { metadata: cr('5', 2) }, previous);
+    const statusOnly = decideChange('KindCustomHttp', 'Modified', { metadata: cr('5', 1) }, previous);
 
     expect([specChanged.publish, statusOnly.publish]).toEqual([true, false]);
     expect(statusOnly.record).toEqual({ uid: 'cr-uid', resourceVersion: '5', generation: 1 });
   });
 
-  it('publishes every change of a child a CR controls, and none of one it does not', () => {
-    const owned = decideChange('Deployment', 'Modified', { name: 'web', namespace: 'ns', uid: 'd', resourceVersion: '3', ownerReferences: [owner] }, undefined);
-    const stray = decideChange('Deployment', 'Modified', { name: 'x', namespace: 'ns', uid: 'x', resourceVersion: '3' }, undefined);
+  it('publishes changes of a child a CR controls, and none of one it does not', () => {
+    const owned = decideChange('Service', 'Modified', { metadata: { name: 'web', namespace: 'ns', uid: 's', resourceVersion: '3', ownerReferences: [owner] } }, undefined);
+    const stray = decideChange('Service', 'Modified', { metadata: { name: 'x', namespace: 'ns', uid: 'x', resourceVersion: '3' } }, undefined);
 
     expect([owned.publish, stray.publish, stray.record]).toEqual([true, false, undefined]);
+  });
+
+  describe('for a Deployment, watched whole', () => {
+    const deployment = (resourceVersion: string, generation: number, readyReplicas: number) => ({
+      metadata: { name: 'web', namespace: 'ns', uid: 'd', resourceVersion, generation, ownerReferences: [owner] },
+      spec: { replicas: 2 },
+      status: { observedGeneration: generation, replicas: 2, updatedReplicas: 2, readyReplicas },
+    });
+    const seen = decideChange('Deployment', 'Added', deployment('3', 1, 0), undefined).record;
+
+    it('publishes nothing when it is added: the reconcile that made it has reported it', () => {
+      expect(decideChange('Deployment', 'Added', deployment('3', 1, 0), undefined).publish).toBe(false);
+    });
+
+    it('publishes nothing while its pods come up one by one, and an event when its rollout completes', () => {
+      const onePod = decideChange('Deployment', 'Modified', deployment('4', 1, 1), seen);
+      const allPods = decideChange('Deployment', 'Modified', deployment('5', 1, 2), onePod.record);
+
+      expect([onePod.publish, allPods.publish]).toEqual([false, true]);
+    });
+
+    it('publishes a change of its spec, such as a hand-made scale, whatever its status', () => {
+      expect(decideChange('Deployment', 'Modified', deployment('4', 2, 0), seen).publish).toBe(true);
+    });
+
+    it('publishes its deletion', () => {
+      expect(decideChange('Deployment', 'Deleted', deployment('4', 1, 0), seen).publish).toBe(true);
+    });
   });
 });
 
@@ -48,9 +76,9 @@ describe('remember', () => {
     const store: Store = new Map();
     const metadata = cr('5', 1);
 
-    remember(store, 'Added', decideChange('KindCustomHttp', 'Added', metadata, undefined));
+    remember(store, 'Added', decideChange('KindCustomHttp', 'Added', { metadata }, undefined));
     const afterAdd = [...store.keys()];
-    remember(store, 'Deleted', decideChange('KindCustomHttp', 'Deleted', metadata, undefined));
+    remember(store, 'Deleted', decideChange('KindCustomHttp', 'Deleted', { metadata }, undefined));
 
     expect([afterAdd, [...store.keys()]]).toEqual([['ns/web'], []]);
   });
@@ -64,13 +92,15 @@ describe('publishListed', () => {
   });
 
   it('on a relist, publishes what changed since it was last seen', () => {
-    const unchanged = publishListed('Service', record, { ...record }, false);
-    const childChanged = publishListed('Service', record, { ...record, resourceVersion: '6' }, false);
+    const service = { uid: 's', resourceVersion: '7' };
+    const unchanged = publishListed('Service', service, { ...service }, false);
+    const childChanged = publishListed('Service', service, { ...service, resourceVersion: '6' }, false);
     const crStatusOnly = publishListed('KindCustomHttp', record, { ...record, resourceVersion: '6' }, false);
     const crSpec = publishListed('KindCustomHttp', record, { ...record, resourceVersion: '6', generation: 1 }, false);
-    const appeared = publishListed('ConfigMap', record, undefined, false);
+    const crAppeared = publishListed('KindCustomHttp', record, undefined, false);
+    const childAppeared = publishListed('ConfigMap', record, undefined, false);
 
-    expect([unchanged, childChanged, crStatusOnly, crSpec, appeared]).toEqual([false, true, false, true, true]);
+    expect([unchanged, childChanged, crStatusOnly, crSpec, crAppeared, childAppeared]).toEqual([false, true, false, true, true, false]);
   });
 });
 

@@ -4,14 +4,14 @@
 import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
 import { ApiError, NoAnswerError } from '../core/kube-client.js';
 import { KIND } from '../core/kindcustomhttp.js';
-import { objectKey, recordOf, type Change, type ObjectMetadata, type ObjectRecord, type WatchedKind } from './mapping.js';
+import { objectKey, recordOf, type Change, type ObjectMetadata, type ObjectRecord, type WatchedKind, type WatchedObject } from './mapping.js';
 
 /** Why a watch ended. */
 export type WatchEnd = 'closed' | 'gone' | 'silent' | 'backpressure' | 'error' | 'stopped';
 
 /** One line of a watch stream, as it matters to the watcher. */
 export type WatchLine =
-  | { type: 'change'; change: Change; metadata: ObjectMetadata }
+  | { type: 'change'; change: Change; object: WatchedObject }
   | { type: 'bookmark'; resourceVersion?: string }
   | { type: 'error'; end: WatchEnd; status: { code?: number; message?: string } }
   | { type: 'unknown'; raw: string };
@@ -19,22 +19,30 @@ export type WatchLine =
 const watchChanges: Record<string, Change> = { ADDED: 'Added', MODIFIED: 'Modified', DELETED: 'Deleted' };
 
 export function parseWatchLine(line: string): WatchLine {
-  const { type = '', object = {} } = JSON.parse(line) as { type?: string; object?: { metadata?: ObjectMetadata; code?: number; message?: string } };
+  const { type = '', object = {} } = JSON.parse(line) as { type?: string; object?: WatchedObject & { code?: number; message?: string } };
   const { metadata = {}, code, message } = object;
   const change = watchChanges[type];
-  if (change) return { type: 'change', change, metadata };
+  if (change) return { type: 'change', change, object: { metadata, ...(object.status !== undefined ? { status: object.status, spec: object.spec } : {}) } };
   if (type === 'BOOKMARK') return { type: 'bookmark', resourceVersion: metadata.resourceVersion };
   if (type === 'ERROR') return { type: 'error', end: code === 410 ? 'gone' : 'error', status: { code, message } };
   return { type: 'unknown', raw: line.slice(0, 200) };
 }
 
 /**
- * A CR modified with its generation unchanged: its status or metadata moved, not its spec, and
- * its children follow from its spec alone, so no event (its own status writes would otherwise each
- * cost one more reconcile). A child's status does matter: the CR's status reports it.
+ * Whether a change can need a reconcile, and so an event:
+ * - anything deleted, and a CR added or listed;
+ * - a CR modified only if its generation moved: its status or labels do not shape its children (and
+ *   its own status writes would otherwise each cost one more reconcile);
+ * - a child added: no, the reconcile that made it has reported it;
+ * - a child modified: when its spec may have changed (its generation moved, or it has none, as
+ *   Services and ConfigMaps), its owner changed, or its status left the phase its CR reports (a
+ *   Deployment's rollout completing or failing). Its pods coming up one by one need no reconcile.
  */
-export function specUnchanged(kind: WatchedKind, record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
-  return kind === KIND && record.generation !== undefined && record.generation === previous?.generation;
+export function worthAnEvent(kind: WatchedKind, change: Change, record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
+  if (change === 'Deleted') return true;
+  if (kind === KIND) return change !== 'Modified' || record.generation === undefined || record.generation !== previous?.generation;
+  if (change === 'Added') return false;
+  return !previous || record.generation === undefined || record.generation !== previous.generation || record.owner?.uid !== previous.owner?.uid || record.phase !== previous.phase;
 }
 
 /** What one watched change does: the event to publish (if any), and the store update. */
@@ -45,11 +53,10 @@ export interface ChangeDecision {
   publish: boolean;
 }
 
-export function decideChange(kind: WatchedKind, change: Change, metadata: ObjectMetadata, previous: ObjectRecord | undefined): ChangeDecision {
-  const key = objectKey(metadata);
-  const record = recordOf(kind, metadata);
-  const publish = !!record && !(change === 'Modified' && specUnchanged(kind, record, previous));
-  return { key, record, publish };
+export function decideChange(kind: WatchedKind, change: Change, object: WatchedObject, previous: ObjectRecord | undefined): ChangeDecision {
+  const key = objectKey(object.metadata ?? {});
+  const record = recordOf(kind, object);
+  return { key, record, publish: !!record && worthAnEvent(kind, change, record, previous) };
 }
 
 /** The watcher's memory: the last record of each object, by `namespace/name`. */
@@ -64,13 +71,13 @@ export function remember(store: Store, change: Change, decision: ChangeDecision)
 
 /**
  * Whether a listed object is published. The first list publishes every CR (Synced: a new leader
- * cannot know what its predecessor sent) and only remembers children. A relist, after a gap, publishes what changed
- * since the store (children; CRs whose spec did).
+ * cannot know what its predecessor sent) and only remembers children. A relist, after a gap,
+ * publishes what changed since the store in a way worth an event.
  */
 export function publishListed(kind: WatchedKind, record: ObjectRecord, previous: ObjectRecord | undefined, firstList: boolean): boolean {
   if (firstList) return kind === KIND;
   if (previous?.resourceVersion === record.resourceVersion) return false;
-  return !specUnchanged(kind, record, previous);
+  return worthAnEvent(kind, previous ? 'Modified' : 'Added', record, previous);
 }
 
 /** What a relist found gone: objects of the store that the list no longer has. */

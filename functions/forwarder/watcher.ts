@@ -1,4 +1,5 @@
-// List and watch one collection's metadata, turning every change into a queued event. A watch
+// List and watch one collection (its metadata, or whole objects where their status matters),
+// turning every change worth it into a queued event. A watch
 // resumes from the last version it accepted, asks for bookmarks so that version stays fresh, lists
 // again when the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any
 // error or silence (the KubeClient's idle timeout). When the queue is full it stops reading and
@@ -6,7 +7,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sleep, type BackoffPolicy } from '../core/backoff.js';
 import type { KubeClient } from '../core/kube-client.js';
-import { eventFor, objectKey, resourceLabel, type Change, type ObjectMetadata, type ObjectRecord, type WatchedResource } from './mapping.js';
+import { eventFor, objectKey, resourceLabel, type Change, type ObjectRecord, type WatchedObject, type WatchedResource } from './mapping.js';
 import type { ForwarderMetrics } from './metrics.js';
 import type { PendingEvent, PublishQueue } from './queue.js';
 import { decideChange, failureEnd, nextStep, parseWatchLine, publishListed, remember, vanished, type Store, type WatchEnd } from './watch-decisions.js';
@@ -14,6 +15,7 @@ import { decideChange, failureEnd, nextStep, parseWatchLine, publishListed, reme
 /** Metadata only, as controller-runtime's metadata watches ask: no spec, data or status crosses the wire. */
 export const LIST_ACCEPT = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 export const WATCH_ACCEPT = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1';
+const WHOLE = 'application/json';
 
 export interface WatcherOptions {
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
@@ -24,7 +26,7 @@ export interface WatcherOptions {
 
 interface MetadataList {
   /** null, not empty, when there are none. */
-  items: Array<{ metadata?: ObjectMetadata }> | null;
+  items: WatchedObject[] | null;
   metadata?: { resourceVersion?: string; continue?: string };
 }
 
@@ -82,8 +84,8 @@ export class ResourceWatcher {
   private async relist(signal: AbortSignal): Promise<void> {
     const firstList = !this.listed;
     const listed: Store = new Map();
-    const resourceVersion = await this.listPages(signal, async (metadata) => {
-      const { key, record } = decideChange(this.resource.kind, 'Added', metadata, undefined);
+    const resourceVersion = await this.listPages(signal, async (object) => {
+      const { key, record } = decideChange(this.resource.kind, 'Added', object, undefined);
       if (!record) return;
       listed.set(key, record);
       this.metrics.observed.inc({ resource: this.resource.kind, change: 'Synced' });
@@ -93,13 +95,14 @@ export class ResourceWatcher {
     if (!signal.aborted) this.listedAt(listed, resourceVersion);
   }
 
-  /** Hands every listed object's metadata to `take`, page by page; resolves with the list's resourceVersion. */
-  private async listPages(signal: AbortSignal, take: (metadata: ObjectMetadata) => Promise<void>): Promise<string | undefined> {
+  /** Hands every listed object to `take`, page by page; resolves with the list's resourceVersion. */
+  private async listPages(signal: AbortSignal, take: (object: WatchedObject) => Promise<void>): Promise<string | undefined> {
     let continueToken: string | undefined;
     while (!signal.aborted) {
       const query = { labelSelector: this.resource.labelSelector, limit: this.options.pageSize, continue: continueToken };
-      const { items, metadata = {} } = await this.client.request<MetadataList>(this.resource.collection, { query, accept: LIST_ACCEPT, signal });
-      for (const item of items ?? []) await take(item.metadata ?? {});
+      const accept = this.resource.whole ? WHOLE : LIST_ACCEPT;
+      const { items, metadata = {} } = await this.client.request<MetadataList>(this.resource.collection, { query, accept, signal });
+      for (const item of items ?? []) await take(item);
       continueToken = metadata.continue || undefined;
       if (!continueToken) return metadata.resourceVersion;
     }
@@ -132,9 +135,10 @@ export class ResourceWatcher {
   }
 
   /** Takes one watched change; false when the queue is full and the change was not taken. */
-  private accept(change: Change, metadata: ObjectMetadata): boolean {
+  private accept(change: Change, object: WatchedObject): boolean {
+    const metadata = object.metadata ?? {};
     this.metrics.observed.inc({ resource: this.resource.kind, change });
-    const decision = decideChange(this.resource.kind, change, metadata, this.store.get(objectKey(metadata)));
+    const decision = decideChange(this.resource.kind, change, object, this.store.get(objectKey(metadata)));
     const event = decision.publish && this.build(decision.key, decision.record!, change);
     if (event) {
       const result = this.queue.offer(event);
@@ -173,7 +177,7 @@ export class ResourceWatcher {
       timeoutSeconds: 300 + Math.floor(Math.random() * 300),
     };
     try {
-      await this.client.stream(this.resource.collection, { query, accept: WATCH_ACCEPT, idleTimeoutMs: this.options.silenceMs, onLine, signal: AbortSignal.any([signal, stopping.signal]) });
+      await this.client.stream(this.resource.collection, { query, accept: this.resource.whole ? WHOLE : WATCH_ACCEPT, idleTimeoutMs: this.options.silenceMs, onLine, signal: AbortSignal.any([signal, stopping.signal]) });
     } catch (error) {
       // Our own stop aborts the stream; any other failure is the watch's end.
       if (!end && !signal.aborted) throw error;
@@ -186,7 +190,7 @@ export class ResourceWatcher {
     const event = parseWatchLine(line);
     switch (event.type) {
       case 'change':
-        return this.accept(event.change, event.metadata) ? undefined : 'backpressure';
+        return this.accept(event.change, event.object) ? undefined : 'backpressure';
       case 'bookmark':
         this.resourceVersion = event.resourceVersion ?? this.resourceVersion;
         return undefined;

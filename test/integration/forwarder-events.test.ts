@@ -7,9 +7,10 @@ import type { KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import type { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { metric, TEST_BUS, useForwarder } from '../support/forwarder.js';
 import { adminClients, eventually } from '../support/kube.js';
-import { createCr, deleteCr, getCr, patchCrMetadata, patchCrSpec, patchCrStatus } from '../support/operator.js';
+import { reconcile } from '../../functions/core/reconciler.js';
+import { createCr, deleteCr, getCr, operatorApi, patchCrMetadata, patchCrSpec, patchCrStatus, silentLog } from '../support/operator.js';
 
-const { core } = adminClients();
+const { apps, core } = adminClients();
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const SECRET_MARKER = 'do-not-leak-7f3a';
 const EXISTING = ['existing', 'existing-2', 'existing-3', 'existing-4', 'existing-5'];
@@ -93,8 +94,9 @@ describe('the forwarder', () => {
       // the changes of one CR's children that wait together make one event, the latest.
       const metadata = (name: string) => ({ name, labels: MANAGED, ownerReferences: [ownerReference(cr)] });
       await core.createNamespacedConfigMap({ namespace, body: { metadata: metadata('parent-configmap'), data: { hostports: 'a,1\n' } } });
-      const service = await core.createNamespacedService({ namespace, body: { metadata: metadata('parent'), spec: { ports: [{ port: 80 }] } } });
-      await arrived('the Service', () => endpoint.has('parent', service.metadata!.resourceVersion!, 'Added'));
+      await core.createNamespacedService({ namespace, body: { metadata: metadata('parent'), spec: { ports: [{ port: 80 }] } } });
+      const serviceEdited = await core.patchNamespacedService({ namespace, name: 'parent', body: { metadata: { annotations: { edited: 'by hand' } } } }, mergePatch);
+      await arrived('the Service edit', () => endpoint.has('parent', serviceEdited.metadata!.resourceVersion!, 'Modified'));
 
       const edited = await core.patchNamespacedConfigMap({ namespace, name: 'parent-configmap', body: { data: { hostports: 'drift,1\n' } } }, mergePatch);
       await arrived('the ConfigMap edit', () => endpoint.has('parent-configmap', edited.metadata!.resourceVersion!, 'Modified'));
@@ -109,12 +111,29 @@ describe('the forwarder', () => {
     it('ignores labelled objects that no CR controls', async () => {
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'stray', labels: MANAGED }, data: { a: 'b' } } });
       const cr = await createCr(namespace, 'after-stray');
-      const owned = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', labels: MANAGED, ownerReferences: [ownerReference(cr)] } } });
+      await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'owned', labels: MANAGED, ownerReferences: [ownerReference(cr)] } } });
+      const owned = await core.patchNamespacedConfigMap({ namespace, name: 'owned', body: { data: { a: 'b' } } }, mergePatch);
 
       // The ConfigMap watch delivers in order, so once the later object's event is in, the stray one would be too.
       await arrived('the owned ConfigMap', () => endpoint.has('owned', owned.metadata!.resourceVersion!));
 
       expect(endpoint.eventsFor('stray')).toEqual([]);
+    });
+  });
+
+  describe('when a Deployment a CR owns rolls out', () => {
+    it('publishes its rollout completing, not its creation nor each pod becoming ready', async () => {
+      await createCr(namespace, 'rolling', { replicaCount: 3 });
+      await reconcile({ api: operatorApi(), log: silentLog }, { namespace, name: 'rolling' });
+      const deploymentEvents = () => endpoint.eventsFor('rolling').filter((e) => e.detail.kind === 'Deployment');
+
+      await arrived('the rollout completing', () => deploymentEvents().length > 0);
+      const deployment = await apps.readNamespacedDeployment({ namespace, name: 'rolling' });
+
+      expect(deployment.status).toMatchObject({ readyReplicas: 3, availableReplicas: 3 });
+      expect(deploymentEvents()).toHaveLength(1);
+      expect(deploymentEvents()[0]!.detail).toMatchObject({ change: 'Modified', resourceVersion: deployment.metadata!.resourceVersion });
+      expect(endpoint.eventsFor('rolling').filter((e) => e.detail.change === 'Added' && e.detail.kind)).toEqual([]);
     });
   });
 

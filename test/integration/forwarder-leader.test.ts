@@ -2,6 +2,7 @@
 // A leader killed with events still queued loses nothing (its successor lists everything again);
 // a leader that loses the Lease while alive stops publishing; sent SIGTERM, it drains and hands
 // over. Each test has its own pair, namespace and Lease, so each runs alone.
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { freePort } from '../../infra/local/processes.js';
@@ -107,11 +108,12 @@ describe('two forwarders with leader election', () => {
       const before = await createCr(namespace, 'published-before');
       await eventually('the first event', () => endpoint.has('published-before', before.metadata.resourceVersion!));
       endpoint.setFaults(() => ({ kind: 'server-error' }));
-      // Queued in the leader: new CRs, and a child of the earlier CR (a successor's first list
-      // publishes no child: the CR's own event must cover it).
+      // Queued in the leader: new CRs, and a change of a child of the earlier CR (a successor's first
+      // list publishes no child: the CR's own event must cover it).
       const queued = [await createCr(namespace, 'queued-1'), await createCr(namespace, 'queued-2')];
       const ownerReferences = [{ apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', name: 'published-before', uid: before.metadata.uid!, controller: true }];
       await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'published-before-configmap', labels: { 'app.kubernetes.io/managed-by': 'stimulated-peering' }, ownerReferences } } });
+      await core.patchNamespacedConfigMap({ namespace, name: 'published-before-configmap', body: { data: { edited: 'by hand' } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
       await eventually('the leader to hold all three', async () => (await metricsOf(leader)).forwarder_queue_depth! >= 3);
       const sinceKill = endpoint.events.length;
 
