@@ -4,7 +4,7 @@
 import { backoffDelay, type BackoffPolicy } from '../core/backoff.js';
 import { ApiError, NoAnswerError } from '../core/kube-client.js';
 import { KIND } from '../core/kindcustomhttp.js';
-import { objectKey, recordOf, type Change, type ObjectMetadata, type ObjectRecord, type WatchedKind, type WatchedObject } from './mapping.js';
+import { objectKey, recordOf, type Change, type ObjectRecord, type WatchedKind, type WatchedObject } from './mapping.js';
 
 /** Why a watch ended. */
 export type WatchEnd = 'closed' | 'gone' | 'silent' | 'backpressure' | 'error' | 'stopped';
@@ -40,9 +40,14 @@ export function parseWatchLine(line: string): WatchLine {
  */
 export function worthAnEvent(kind: WatchedKind, change: Change, record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
   if (change === 'Deleted') return true;
-  if (kind === KIND) return change !== 'Modified' || record.generation === undefined || record.generation !== previous?.generation;
+  if (kind === KIND) return change !== 'Modified' || generationMoved(record, previous);
   if (change === 'Added') return false;
-  return !previous || record.generation === undefined || record.generation !== previous.generation || record.owner?.uid !== previous.owner?.uid || record.phase !== previous.phase;
+  return !previous || generationMoved(record, previous) || record.owner?.uid !== previous.owner?.uid || record.phase !== previous.phase;
+}
+
+/** Its spec may have changed: its generation moved, or it keeps none (Services, ConfigMaps). */
+function generationMoved(record: ObjectRecord, previous: ObjectRecord | undefined): boolean {
+  return record.generation === undefined || record.generation !== previous?.generation;
 }
 
 /** What one watched change does: the event to publish (if any), and the store update. */
