@@ -117,15 +117,24 @@ export class KubeClient {
   }
 
   /**
-   * Moves new requests to a fresh connection pool and destroys the old one's sockets. A connection
-   * a NAT or load balancer silently forgot is never noticed otherwise, and whatever is sent on it
-   * waits for an answer that never comes.
+   * Moves new requests to a fresh connection pool, and retires the old one: its idle connections
+   * are closed at once and the busy ones as they finish. A connection a NAT or load balancer
+   * silently forgot is never noticed otherwise, and whatever is sent on it waits for an answer that
+   * never comes; but a request that only took long says nothing of the others under way, and
+   * cutting them all (as destroying the pool did) turned one slow answer under load into a hundred
+   * failed requests and their retries.
    */
   resetConnections(pool: HttpAgent = this.agent): void {
     // Requests that timed out together each ask; only the pool they used is replaced, once.
     if (pool !== this.agent) return;
     this.agent = this.newAgent();
-    pool.destroy();
+    pool.maxFreeSockets = 0;
+    for (const sockets of Object.values(pool.freeSockets)) for (const socket of sockets ?? []) socket.destroy();
+  }
+
+  /** Closes every connection, busy or not: the client is done with. */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** One request; resolves with the parsed JSON answer (undefined when empty), or the text of another kind of answer. */

@@ -170,7 +170,7 @@ export async function restartApiserver(downtimeMs = 0): Promise<void> {
     start(state, component);
   }
   await waitFor(state, 'kube-apiserver', `the ${watches} watches open before the restart to be open again`, async () => (await openWatches(client)) >= watches);
-  client.resetConnections();
+  client.close();
 }
 
 /** Stops the processes `up` recorded, newest first, and nothing else. */
