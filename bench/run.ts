@@ -14,7 +14,7 @@ const small = process.env.BENCH_SCALE === 'small';
 const external = process.env.TEST_KUBECONFIG;
 
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
-  ['bundle', (kubeconfig) => benchBundle(kubeconfig)],
+  ['bundle', () => benchBundle()],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['resync', (kubeconfig) => benchResync(kubeconfig, small ? 1000 : 10_000)],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
