@@ -74,8 +74,8 @@ describe('osls package', () => {
         EKS_CLUSTER_NAME: PACKAGE_PARAMS.clusterName,
         EKS_CLUSTER_ENDPOINT: PACKAGE_PARAMS.clusterEndpoint,
         EKS_CLUSTER_CA: PACKAGE_PARAMS.clusterCa,
-        KUBE_API_QPS: 20,
-        KUBE_API_BURST: 40,
+        KUBE_API_QPS: 25,
+        KUBE_API_BURST: 50,
       });
       expect(variables).not.toHaveProperty('KUBECONFIG_SECRET_ID');
     });
