@@ -28,6 +28,8 @@ const crPath = (namespace: string) => `/apis/${GROUP}/${VERSION}/namespaces/${na
 /** First moments seen by watches: each CR's children appearing, and the CR Ready at its generation. */
 class Observer {
   readonly childrenAt = new Map<string, number>();
+  /** Per child kind, when each CR's child of that kind appeared. */
+  readonly kindAt = new Map<ChildKind, Map<string, number>>(childKinds.map((kind) => [kind, new Map()]));
   readonly readyAt = new Map<string, number>();
   private readonly seen = new Map<string, Set<ChildKind>>();
   private readonly stopping = new AbortController();
@@ -60,6 +62,8 @@ class Observer {
     const kinds = this.seen.get(cr) ?? new Set();
     kinds.add(kind);
     this.seen.set(cr, kinds);
+    const kindAt = this.kindAt.get(kind)!;
+    if (!kindAt.has(cr)) kindAt.set(cr, Date.now());
     if (kinds.size === childKinds.length && !this.childrenAt.has(cr)) this.childrenAt.set(cr, Date.now());
   }
 
@@ -140,6 +144,8 @@ export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions
       'e2e.burst.apply_seconds': round(applySeconds, 2),
       'e2e.burst.all_children_seconds': round(lastOf(observer.childrenAt), 2),
       'e2e.burst.all_ready_seconds': round(lastOf(observer.readyAt), 2),
+      // Which kind is the long pole: a ClusterIP Service waits for the apiserver's allocator.
+      ...Object.fromEntries(childKinds.map((kind) => [`e2e.burst.all_${kind.toLowerCase()}s_seconds`, round(lastOf(observer.kindAt.get(kind)!), 2)])),
       'e2e.burst.published_events_per_cr': perCr((await published(stack)) - publishedBefore),
       'e2e.burst.invocations_per_cr': perCr(busAfter.invocations - busBefore.invocations),
       'e2e.burst.reconciles_per_cr': perCr(reconciles),

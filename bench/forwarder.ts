@@ -54,11 +54,14 @@ interface DeploymentManifest {
   spec: { template: { spec: { containers: Array<{ env?: Array<{ name: string; value?: string }> }> } } };
 }
 
-/** The Node.js options the forwarder runs with in the cluster, so that its memory here is what it would be there. */
-function deployedNodeOptions(): string {
+/** What shapes the forwarder process's memory in the cluster, so that its memory here is what it would be there. */
+const PROCESS_SETTINGS = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'];
+
+/** The Deployment's values of PROCESS_SETTINGS. */
+function deployedProcessSettings(): Record<string, string> {
   const manifest = load(readFileSync(join(repoRoot, 'infra/forwarder/deployment.yaml'), 'utf8')) as DeploymentManifest;
   const env = manifest.spec.template.spec.containers.flatMap((container) => container.env ?? []);
-  return env.find((variable) => variable.name === 'NODE_OPTIONS')?.value ?? '';
+  return Object.fromEntries(env.filter((variable) => PROCESS_SETTINGS.includes(variable.name) && variable.value !== undefined).map((variable) => [variable.name, variable.value!]));
 }
 
 function residentBytes(pid: number): number {
@@ -122,7 +125,7 @@ class ForwarderProcess {
       stdio: ['ignore', log, log],
       env: {
         PATH: process.env.PATH,
-        NODE_OPTIONS: deployedNodeOptions(),
+        ...deployedProcessSettings(),
         EVENT_BUS_NAME: 'bench',
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'bench',

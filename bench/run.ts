@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { down, runningCluster, up } from '../infra/local/cluster/index.js';
 import { installCrd } from '../infra/local/crd.js';
 import { benchBundle } from './bundle.js';
+import { benchCeilings } from './ceilings.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
 import { benchReconcile } from './reconcile.js';
@@ -17,10 +18,20 @@ const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, nu
   ['bundle', () => benchBundle()],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['resync', (kubeconfig) => benchResync(kubeconfig, small ? 1000 : 10_000)],
+  ['ceilings', (kubeconfig) => benchCeilings(kubeconfig, small ? 200 : 1000)],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
 ];
 // The forwarder's benchmark starts its own processes against the local control plane only.
 if (!external) sections.push(['forwarder', () => benchForwarder(small ? { crs: 1000, changes: 200 } : {})]);
+
+// BENCH_ONLY=ceilings,forwarder runs just those sections.
+const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+const unknown = only?.filter((name) => !sections.some(([section]) => section === name));
+if (unknown?.length) {
+  console.error(`BENCH_ONLY: no section ${unknown.map((name) => `"${name}"`).join(', ')}; the sections are ${sections.map(([name]) => `"${name}"`).join(', ')}`);
+  process.exit(2);
+}
+const chosen = only ? sections.filter(([name]) => only.includes(name)) : sections;
 
 const startedHere = !external && !runningCluster();
 const kubeconfig = external ?? (await up((line) => console.error(`[cluster] ${line}`))).kubeconfig;
@@ -28,7 +39,7 @@ const figures: Record<string, number> = {};
 try {
   // Every section but the bundle's needs the CRD; a fresh cluster has none.
   await installCrd(kubeconfig);
-  for (const [name, run] of sections) {
+  for (const [name, run] of chosen) {
     console.error(`running ${name} ...`);
     Object.assign(figures, await run(kubeconfig));
   }
@@ -39,5 +50,5 @@ try {
 const width = Math.max(...Object.keys(figures).map((k) => k.length));
 console.log(Object.entries(figures).map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n'));
 mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, scale: small ? 'small' : 'full', figures }, null, 2));
+writeFileSync('bench-results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, scale: small ? 'small' : 'full', sections: chosen.map(([name]) => name), figures }, null, 2));
 console.log('\nwritten to bench-results/latest.json');
