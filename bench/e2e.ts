@@ -31,7 +31,6 @@ class Observer {
   /** Per child kind, when each CR's child of that kind appeared. */
   readonly kindAt = new Map<ChildKind, Map<string, number>>(childKinds.map((kind) => [kind, new Map()]));
   readonly readyAt = new Map<string, number>();
-  private readonly seen = new Map<string, Set<ChildKind>>();
   private readonly stopping = new AbortController();
   private readonly watches: Array<Promise<void>> = [];
 
@@ -59,12 +58,9 @@ class Observer {
     const name = object.metadata?.name ?? '';
     // Children are named after their CR (ConfigMaps with a suffix).
     const cr = kind === 'ConfigMap' ? name.replace(/-configmap$/, '') : name;
-    const kinds = this.seen.get(cr) ?? new Set();
-    kinds.add(kind);
-    this.seen.set(cr, kinds);
     const kindAt = this.kindAt.get(kind)!;
     if (!kindAt.has(cr)) kindAt.set(cr, Date.now());
-    if (kinds.size === childKinds.length && !this.childrenAt.has(cr)) this.childrenAt.set(cr, Date.now());
+    if (!this.childrenAt.has(cr) && childKinds.every((each) => this.kindAt.get(each)!.has(cr))) this.childrenAt.set(cr, Date.now());
   }
 
   private cr(cr: KindCustomHttp): void {
