@@ -1,9 +1,9 @@
 // List and watch one collection (its metadata, or whole objects where their status matters),
-// turning every change worth it into a queued event. A watch
-// resumes from the last version it accepted, asks for bookmarks so that version stays fresh, lists
-// again when the apiserver has forgotten it (410 Gone), and is restarted, with backoff, after any
-// error or silence (the KubeClient's idle timeout). When the queue is full it stops reading and
-// resumes later from where it stopped.
+// turning every change worth it into a queued event. A watch resumes from the last version it
+// accepted, asks for bookmarks so that version stays fresh, lists again when the apiserver has
+// forgotten it (410 Gone), and is restarted, with backoff, after any error or silence (the
+// KubeClient's idle timeout). When the queue is full it stops reading and resumes later from where
+// it stopped.
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { sleep, type BackoffPolicy } from '../core/backoff.js';
 import type { KubeClient } from '../core/kube-client.js';
@@ -97,10 +97,10 @@ export class ResourceWatcher {
 
   /** Hands every listed object to `take`, page by page; resolves with the list's resourceVersion. */
   private async listPages(signal: AbortSignal, take: (object: WatchedObject) => Promise<void>): Promise<string | undefined> {
+    const accept = this.resource.whole ? WHOLE : LIST_ACCEPT;
     let continueToken: string | undefined;
     while (!signal.aborted) {
       const query = { labelSelector: this.resource.labelSelector, limit: this.options.pageSize, continue: continueToken };
-      const accept = this.resource.whole ? WHOLE : LIST_ACCEPT;
       const { items, metadata = {} } = await this.client.request<MetadataList>(this.resource.collection, { query, accept, signal });
       for (const item of items ?? []) await take(item);
       continueToken = metadata.continue || undefined;
