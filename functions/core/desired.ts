@@ -16,8 +16,6 @@ export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 
 export const CONFIG_MOUNT_PATH = '/config';
 export const CONTAINER_NAME = 'http-server';
-/** The file the peer server reads its peers from, under CONFIG_MOUNT_PATH. */
-export const PEERS_KEY = 'hostports';
 /**
  * The port the original server listens on, which the original operator's headless Service let
  * `hostports` lines such as `<cr-name>,8080` reach directly.
@@ -83,9 +81,7 @@ export function desiredConfigMap(cr: KindCustomHttp, spec: KindCustomHttpSpec): 
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: childMetadata(cr, configMapName(cr.metadata.name)),
-    // measutosh/http-server spins a core and floods its log while /config/hostports is missing,
-    // so a CR without it gets an empty one: no peers, and a quiet server.
-    data: { [PEERS_KEY]: '', ...spec.configMapData },
+    data: { ...spec.configMapData },
   };
 }
 
