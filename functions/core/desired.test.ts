@@ -16,6 +16,18 @@ function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 
 }
 
 describe('desiredChildren', () => {
+  it('exposes one port when spec.port is already 8080', () => {
+    const { cr, spec } = customResource('on-8080', { port: 8080, replicaCount: 1 });
+    expect(desiredChildren(cr, spec).Service.spec!.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  it('gives a CR without hostports an empty one, so that the original server does not spin on a missing file', () => {
+    const { cr, spec } = customResource('no-peers', { port: 80, replicaCount: 1, configMapData: { other: 'x' } });
+    expect(desiredChildren(cr, spec).ConfigMap.data).toEqual({ hostports: '', other: 'x' });
+    const { cr: bare, spec: bareSpec } = customResource('no-data', { port: 80, replicaCount: 1 });
+    expect(desiredChildren(bare, bareSpec).ConfigMap.data).toEqual({ hostports: '' });
+  });
+
   describe('for the original sample CR', () => {
     const { cr, spec } = customResource();
     const { Deployment: deployment, Service: service, ConfigMap: configMap } = desiredChildren(cr, spec);
@@ -47,7 +59,14 @@ describe('desiredChildren', () => {
     });
 
     it('exposes spec.port on the Service and forwards it to the container port, not to port 80', () => {
-      expect(service.spec!.ports).toEqual([{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }]);
+      expect(service.spec!.ports![0]).toEqual({ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' });
+    });
+
+    it('also exposes 8080, which hostports written for the original headless Service name', () => {
+      expect(service.spec!.ports).toEqual([
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'http-original', port: 8080, targetPort: 'http', protocol: 'TCP' },
+      ]);
     });
 
     it('selects the pods with labels of this instance only', () => {

@@ -16,6 +16,11 @@ export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 
 export const CONFIG_MOUNT_PATH = '/config';
 export const CONTAINER_NAME = 'http-server';
+/**
+ * The port the original server listens on, which the original operator's headless Service let
+ * `hostports` lines such as `<cr-name>,8080` reach directly.
+ */
+export const ORIGINAL_SERVER_PORT = 8080;
 
 function shortHash(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 8);
@@ -115,6 +120,18 @@ export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec):
   };
 }
 
+/**
+ * `spec.port` forwarded to the pods' `http` port and, when it is another port, 8080 as well: the
+ * original operator's Service was headless, so `hostports` written for it name `<cr-name>,8080`.
+ * A second port on the same ClusterIP costs nothing more to create; a headless Service would be
+ * cheaper still but could not forward `spec.port` to 8080.
+ */
+function servicePorts(spec: KindCustomHttpSpec): NonNullable<V1Service['spec']>['ports'] {
+  const ports = [{ name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP' }];
+  if (spec.port !== ORIGINAL_SERVER_PORT) ports.push({ name: 'http-original', port: ORIGINAL_SERVER_PORT, targetPort: 'http', protocol: 'TCP' });
+  return ports;
+}
+
 export function desiredService(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1Service {
   return {
     apiVersion: 'v1',
@@ -123,7 +140,7 @@ export function desiredService(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(cr.metadata.name),
-      ports: [{ name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP' }],
+      ports: servicePorts(spec),
     },
   };
 }

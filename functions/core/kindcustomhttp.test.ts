@@ -16,8 +16,14 @@ describe('parseSpec', () => {
     expect(parseSpec({ port: 80, replicaCount: 2 ** 31 - 1 })).toMatchObject({ ok: true });
   });
 
-  it('accepts a spec without configMapData', () => {
-    expect(parseSpec({ port: 80, replicaCount: 0 })).toMatchObject({ ok: true, spec: { configMapData: {} } });
+  it('accepts a spec without configMapData, giving it an empty hostports', () => {
+    const result = parseSpec({ port: 80, replicaCount: 0 });
+    expect(result.ok && result.spec.configMapData).toEqual({ hostports: '' });
+  });
+
+  it('keeps a hostports the CR has', () => {
+    const result = parseSpec({ port: 80, replicaCount: 0, configMapData: { hostports: 'a,1\n', other: 'x' } });
+    expect(result.ok && result.spec.configMapData).toEqual({ hostports: 'a,1\n', other: 'x' });
   });
 
   describe('when the spec is invalid', () => {

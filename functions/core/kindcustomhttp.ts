@@ -68,7 +68,12 @@ export const kindCustomHttpSpecSchema = z.object({
   replicaCount: z.int().check(z.minimum(0), z.maximum(MAX_REPLICAS)),
   /** The Service's port. */
   port: portNumber,
-  configMapData: z._default(configMapData, {}),
+  // measutosh/http-server spins a core and floods its log while /config/hostports is missing, so a
+  // CR without one gets an empty file: no peers, and a quiet server.
+  configMapData: z.pipe(
+    z._default(configMapData, {}),
+    z.transform((data): Record<string, string> => ({ [HOSTPORTS_KEY]: '', ...data })),
+  ),
   image: z._default(z.string().check(z.regex(/^\S+$/, 'must be an image reference without spaces')), DEFAULT_IMAGE),
   /** The port the server listens on inside the pod. */
   containerPort: z._default(portNumber, DEFAULT_CONTAINER_PORT),

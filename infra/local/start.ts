@@ -1,6 +1,9 @@
 // npm start: the whole system on this machine. Starts the local control plane (or uses the cluster
 // in KUBECONFIG), installs the CRD, runs the functions under osls offline and the forwarder,
 // applies the original sample CR, and shows what happens until Ctrl-C stops everything it started.
+// package.json runs it as `node --import tsx`, not through the tsx CLI: on a terminal's Ctrl-C the
+// CLI, which gets the SIGINT too, may SIGKILL this process (it waits only 30 ms to hear that the
+// signal was handled), and then nothing stops the processes started here.
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, type KubernetesObject, type V1Deployment, type V1Pod, type V1Service } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,13 +24,21 @@ const ownCluster = !given && !runningCluster();
 let stack: LocalStack | undefined;
 let stopping = false;
 
-/** Stops what this run started: the forwarder, the functions, and the control plane if it started it. */
+/**
+ * Stops what this run started: the forwarder, the functions, and the control plane if it started
+ * it. A failure to stop one part is reported and the others are still stopped.
+ */
 async function stopAll(reason: string, exitCode: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     say(`${reason}: stopping the forwarder and the functions${ownCluster ? ' and the control plane' : ''}`);
-    await stack?.stop();
-    if (ownCluster) await down();
+    const failed = (what: string) => (error: unknown) => {
+      console.error(`npm start: stopping ${what} failed`, error);
+      exitCode = 1;
+    };
+    await stack?.stop().catch(failed('the local stack'));
+    if (ownCluster) await down().catch(failed('the control plane'));
+    say('stopped');
   }
   process.exit(exitCode);
 }
