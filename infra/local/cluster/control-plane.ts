@@ -106,10 +106,11 @@ export async function up(log: (line: string) => void = () => {}): Promise<Cluste
     server: `https://127.0.0.1:${apiserver}`,
     kubeconfig: clusterFiles.kubeconfig,
     adminToken: randomBytes(24).toString('hex'),
+    reconcilerToken: randomBytes(24).toString('hex'),
     pids: {},
     ports: { etcdClient, etcdPeer, apiserver, scheduler, kwok },
   };
-  writeCredentials(state.adminToken);
+  writeCredentials({ admin: state.adminToken, reconciler: state.reconcilerToken });
 
   try {
     log('starting etcd');
