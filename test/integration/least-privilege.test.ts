@@ -113,7 +113,8 @@ describe('the admission policy, for the functions’ identity', () => {
       ['mounts a ServiceAccount token', (d: V1Deployment) => void (d.spec!.template.spec!.automountServiceAccountToken = true)],
       ['mounts a Secret', (d: V1Deployment) => void d.spec!.template.spec!.volumes!.push({ name: 'keys', secret: { secretName: 'keys' } })],
       ['shares the host network', (d: V1Deployment) => void (d.spec!.template.spec!.hostNetwork = true)],
-      ['runs privileged', (d: V1Deployment) => void (d.spec!.template.spec!.containers[0]!.securityContext = { privileged: true, allowPrivilegeEscalation: false })],
+      ['may run as root', (d: V1Deployment) => void (d.spec!.template.spec!.securityContext = { runAsUser: 0 })],
+      ['may escalate privileges', (d: V1Deployment) => void (d.spec!.template.spec!.containers[0]!.securityContext = { allowPrivilegeEscalation: true })],
     ])('refuses an owned, labelled one whose pod %s', async (_, change) => {
       const error = await refusal(create(await deploymentOf(change)));
 
