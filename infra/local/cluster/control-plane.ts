@@ -92,6 +92,8 @@ async function startApiserver(state: ClusterState, what: string): Promise<void> 
 export async function up(log: (line: string) => void = () => {}): Promise<ClusterState> {
   const running = runningCluster();
   if (running) {
+    // One started before the functions had an identity of their own has no token for it.
+    if (!running.reconcilerToken) throw new ClusterStartError('the running control plane predates the functions\' own identity: restart it (npm run cluster:down, then npm run cluster:up)');
     log(`control plane already running at ${running.server}`);
     return running;
   }
