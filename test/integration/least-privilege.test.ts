@@ -12,7 +12,7 @@ import { ApiError, PatchType, type KubeClient } from '../../functions/core/kube-
 import { reconcile, type OperatorSettings } from '../../functions/core/reconciler.js';
 import { resync } from '../../functions/core/resync.js';
 import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample, reconcilerKubeClient, uniqueName } from '../support/kube.js';
-import { condition, createCr, getCr, operatorApi, orUndefined, readChildren, reconcileUntilReady, silentLog } from '../support/operator.js';
+import { condition, createCr, getCr, operatorApi, orUndefined, readChildren, silentLog } from '../support/operator.js';
 
 const { core, apps, rbac } = adminClients();
 const api = operatorApi();
@@ -188,12 +188,14 @@ describe('in a namespace that enforces the restricted Pod Security Standard', ()
   });
   afterAll(() => deleteNamespace(restricted));
 
-  // The pods' admission is what this shows on KWOK's fake node; on a real node (branch `node`), the
-  // same test shows the server starting as uid 1000 and passing its probes.
+  // The pods' admission is what this shows on KWOK's fake node; on a real node, the same test shows
+  // the project's peer server (the local default image, which runs as uid 1000) starting under the
+  // restricted profile and passing its probes.
   it('admits the sample CR’s pods: the ReplicaSet creates them all, with no FailedCreate, and they become Ready', async () => {
+    const settings: OperatorSettings = { images: { ...defaultImagePolicy, defaultImage: 'stimulated-peering/peer-server:0.1.0' }, namespaces: [] };
     await kubectlOk(['apply', '-f', '-'], originalSample(restricted));
 
-    await reconcileUntilReady(api, restricted, 'kindcustomhttp-sample');
+    await eventually('the sample to be Ready', async () => (await reconcile({ api, log: silentLog, settings }, { namespace: restricted, name: 'kindcustomhttp-sample' })).ready, { timeoutMs: 120_000, intervalMs: 500 });
 
     const pods = await core.listNamespacedPod({ namespace: restricted, labelSelector: 'app.kubernetes.io/instance=kindcustomhttp-sample' });
     expect(pods.items).toHaveLength(2);
