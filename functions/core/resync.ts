@@ -77,7 +77,7 @@ async function* pages<T>(list: (options: ListOptions) => Promise<Page<T>>, optio
   } while (continueToken);
 }
 
-/** Reasons decided from the CR and the settings alone, which indexCr checks again itself. */
+/** Degraded reasons the resync derives again itself (from the spec and settings, or the Deployment's status) rather than retrying them. */
 const specReasons = new Set(['InvalidSpec', 'ImageNotAllowed', 'ProgressDeadlineExceeded']);
 
 /** Pure: a Degraded CR whose cause may have gone away (a quota raised, a policy lifted) is tried again. */
