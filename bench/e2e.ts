@@ -86,11 +86,11 @@ async function published(stack: LocalStack): Promise<number> {
 
 const latencies = (names: string[], from: Map<string, number>, to: Map<string, number>) => names.map((name) => to.get(name)! - from.get(name)!);
 
-export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions): Promise<Record<string, number>> {
+export async function benchEndToEnd(kubeconfig: string, functionsKubeconfig: string, options: E2eBenchOptions): Promise<Record<string, number>> {
   const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 });
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
-  const stack = await LocalStack.start({ kubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'WARN', ...options.forwarderEnv } });
+  const stack = await LocalStack.start({ kubeconfig, functionsKubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'WARN', ...options.forwarderEnv } });
   const observer = new Observer(client, namespace);
   observer.start();
   const appliedAt = new Map<string, number>();

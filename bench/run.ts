@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { down, runningCluster, up } from '../infra/local/cluster/index.js';
 import { installCrd } from '../infra/local/crd.js';
+import { functionsKubeconfig, installReconcilerAccess } from '../infra/local/reconciler-access.js';
 import { benchBundle } from './bundle.js';
 import { benchCeilings } from './ceilings.js';
 import { benchEndToEnd } from './e2e.js';
@@ -14,11 +15,13 @@ import { benchResync } from './resync.js';
 const small = process.env.BENCH_SCALE === 'small';
 const external = process.env.TEST_KUBECONFIG;
 
+// The functions the end-to-end section runs act as their own identity, under infra/reconciler.
+const asFunctions = () => functionsKubeconfig(external) ?? (external as string);
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
   ['bundle', () => benchBundle()],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['ceilings', (kubeconfig) => benchCeilings(kubeconfig, small ? 200 : 1000)],
-  ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
+  ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, asFunctions(), small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
   // After the latency sections, so that they do not inherit the 40,000 objects it creates and
   // deletes: the burst took 124 s right after it on a long-used cluster, 69 s on a fresh one.
   ['resync', (kubeconfig) => benchResync(kubeconfig, small ? 1000 : 10_000)],
@@ -41,6 +44,7 @@ const figures: Record<string, number> = {};
 try {
   // Every section but the bundle's needs the CRD; a fresh cluster has none.
   await installCrd(kubeconfig);
+  await installReconcilerAccess(kubeconfig, asFunctions() === kubeconfig ? undefined : asFunctions());
   for (const [name, run] of chosen) {
     console.error(`running ${name} ...`);
     Object.assign(figures, await run(kubeconfig));

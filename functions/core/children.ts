@@ -3,7 +3,7 @@
 // state, the apply, drift detection, the resync's lists and the forwarder's watches all read it.
 import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { configMapName, desiredConfigMap, desiredDeployment, desiredService, workloadName } from './desired.js';
-import type { KindCustomHttp, KindCustomHttpSpec } from './kindcustomhttp.js';
+import type { KindCustomHttp, ResolvedSpec } from './kindcustomhttp.js';
 import { rolloutPhase } from './status.js';
 
 export const childKinds = ['Deployment', 'Service', 'ConfigMap'] as const;
@@ -26,7 +26,7 @@ export interface ChildKindInfo<K extends ChildKind> {
   plural: string;
   /** The child's name, from its CR's name. */
   name(crName: string): string;
-  desired(cr: KindCustomHttp, spec: KindCustomHttpSpec): ChildObject<K>;
+  desired(cr: KindCustomHttp, spec: ResolvedSpec): ChildObject<K>;
   /**
    * Fields the child must hold exactly as desired: maps with no other entries, lists with no other
    * items. Server-side apply leaves what other managers set, but an extra selector entry selects
@@ -82,6 +82,6 @@ export function objectPath(info: Pick<ChildKindInfo<ChildKind>, 'groupPath' | 'p
 }
 
 /** Every child a CR should have, by kind. */
-export function desiredChildren(cr: KindCustomHttp, spec: KindCustomHttpSpec): { [K in ChildKind]: ChildObject<K> } {
+export function desiredChildren(cr: KindCustomHttp, spec: ResolvedSpec): { [K in ChildKind]: ChildObject<K> } {
   return Object.fromEntries(childKinds.map((kind) => [kind, childKindInfo[kind].desired(cr, spec)])) as { [K in ChildKind]: ChildObject<K> };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { desiredChildren } from './children.js';
 import { CONFIG_MOUNT_PATH, configMapName, fitName, LABEL_INSTANCE, LABEL_MANAGED_BY, podSelector, selectorLabels, workloadName } from './desired.js';
-import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
+import { checkSpec } from './images.js';
+import type { KindCustomHttp } from './kindcustomhttp.js';
 
 function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } }) {
   const cr: KindCustomHttp = {
@@ -10,7 +11,7 @@ function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 
     metadata: { name, namespace: 'peerns', uid: 'uid-1', generation: 1 },
     spec,
   };
-  const parsed = parseSpec(spec);
+  const parsed = checkSpec(spec, { allowed: ['measutosh/http-server', 'registry.example/'], defaultImage: 'measutosh/http-server' });
   if (!parsed.ok) throw new Error(parsed.message);
   return { cr, spec: parsed.spec };
 }
@@ -36,6 +37,15 @@ describe('desiredChildren', () => {
       expect(deployment.metadata?.name).toBe('kindcustomhttp-sample');
       expect(service.metadata?.name).toBe('kindcustomhttp-sample');
       expect(configMap.metadata?.name).toBe('kindcustomhttp-sample-configmap');
+    });
+
+    it('runs pods that pass the restricted Pod Security Standard, with no ServiceAccount token', () => {
+      const pod = deployment.spec!.template.spec!;
+      expect(pod.automountServiceAccountToken).toBe(false);
+      expect(pod.serviceAccountName).toBeUndefined();
+      expect(pod.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.containers[0]!.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(pod.volumes!.every((volume) => volume.configMap)).toBe(true);
     });
 
     it('runs the requested replicas of the server listening on 8080', () => {

@@ -2,7 +2,7 @@
 // out, each a complete server-side-apply configuration of exactly the fields this operator owns.
 import { createHash } from 'node:crypto';
 import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1Service } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type KindCustomHttp, type KindCustomHttpSpec } from './kindcustomhttp.js';
+import { API_VERSION, KIND, type KindCustomHttp, type ResolvedSpec } from './kindcustomhttp.js';
 
 /** The field manager of every write this operator makes. */
 export const FIELD_MANAGER = 'stimulated-peering';
@@ -21,6 +21,27 @@ export const CONTAINER_NAME = 'http-server';
  * `hostports` lines such as `<cr-name>,8080` reach directly.
  */
 export const ORIGINAL_SERVER_PORT = 8080;
+
+/**
+ * The user the server runs as. The restricted Pod Security Standard wants runAsNonRoot, which the
+ * kubelet can check only against a numeric user: measutosh/http-server names its user (`appuser`,
+ * made by Alpine's `adduser`, whose first user is uid 1000 in group 1000), and the project's
+ * peer-server image runs as uid 1000 too. The server only reads /config (files of mode 0644) and
+ * listens on 8080, so any non-root uid would do; this one is the images' own.
+ */
+export const SERVER_UID = 1000;
+
+/**
+ * What every pod gets, whatever the CR says: the restricted Pod Security Standard (non-root, no
+ * privilege escalation, no capabilities, the runtime's default seccomp profile) and no
+ * ServiceAccount token, since the server never calls the API. infra/reconciler's admission policy
+ * refuses a Deployment from the functions without these.
+ */
+const podSecurity = {
+  automountServiceAccountToken: false,
+  securityContext: { runAsNonRoot: true, runAsUser: SERVER_UID, runAsGroup: SERVER_UID, seccompProfile: { type: 'RuntimeDefault' } },
+} as const;
+const containerSecurity = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
 
 function shortHash(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 8);
@@ -76,7 +97,7 @@ function childMetadata(cr: KindCustomHttp, name: string) {
   };
 }
 
-export function desiredConfigMap(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1ConfigMap {
+export function desiredConfigMap(cr: KindCustomHttp, spec: ResolvedSpec): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
@@ -85,7 +106,7 @@ export function desiredConfigMap(cr: KindCustomHttp, spec: KindCustomHttpSpec): 
   };
 }
 
-export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1Deployment {
+export function desiredDeployment(cr: KindCustomHttp, spec: ResolvedSpec): V1Deployment {
   const name = cr.metadata.name;
   const probe = { httpGet: { path: '/ping', port: 'http' } };
   return {
@@ -100,6 +121,7 @@ export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec):
         // ConfigMap edit must not roll the pods.
         metadata: { labels: childLabels(name) },
         spec: {
+          ...podSecurity,
           containers: [
             {
               name: CONTAINER_NAME,
@@ -109,7 +131,7 @@ export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec):
               readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
               livenessProbe: { ...probe, initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 3 },
               volumeMounts: [{ name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true }],
-              securityContext: { allowPrivilegeEscalation: false },
+              securityContext: containerSecurity,
               ...(spec.resources ? { resources: spec.resources } : {}),
             },
           ],
@@ -126,13 +148,13 @@ export function desiredDeployment(cr: KindCustomHttp, spec: KindCustomHttpSpec):
  * A second port on the same ClusterIP costs nothing more to create; a headless Service would be
  * cheaper still but could not forward `spec.port` to 8080.
  */
-function servicePorts(spec: KindCustomHttpSpec): NonNullable<V1Service['spec']>['ports'] {
+function servicePorts(spec: ResolvedSpec): NonNullable<V1Service['spec']>['ports'] {
   const ports = [{ name: 'http', port: spec.port, targetPort: 'http', protocol: 'TCP' }];
   if (spec.port !== ORIGINAL_SERVER_PORT) ports.push({ name: 'http-original', port: ORIGINAL_SERVER_PORT, targetPort: 'http', protocol: 'TCP' });
   return ports;
 }
 
-export function desiredService(cr: KindCustomHttp, spec: KindCustomHttpSpec): V1Service {
+export function desiredService(cr: KindCustomHttp, spec: ResolvedSpec): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { desiredChildren, type ChildObject } from './children.js';
 import { ADOPT_ANNOTATION, changedFields, claimOf, driftOf, exactFieldsPatch } from './drift.js';
-import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
+import { checkSpec, defaultImagePolicy } from './images.js';
+import type { KindCustomHttp } from './kindcustomhttp.js';
 
 const cr: KindCustomHttp = {
   apiVersion: 'groupsp.measutosh.dev/v1',
@@ -9,7 +10,7 @@ const cr: KindCustomHttp = {
   metadata: { name: 'sample', namespace: 'peerns', uid: 'uid-1', generation: 1 },
   spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } },
 };
-const parsed = parseSpec(cr.spec);
+const parsed = checkSpec(cr.spec, defaultImagePolicy);
 if (!parsed.ok) throw new Error(parsed.message);
 const desired = desiredChildren(cr, parsed.spec);
 const clone = <T>(value: T): T => structuredClone(value);

@@ -1,6 +1,8 @@
 // The functions' configuration: one schema, read from the environment at cold start.
 import * as z from 'zod/mini';
-import { defaultClusterAccess, kubeClientSettings, positiveInt, readSettings } from './settings.js';
+import { defaultImagePolicy, imageAllowed } from './images.js';
+import type { OperatorSettings } from './reconciler.js';
+import { defaultClusterAccess, imageList, kubeClientSettings, namespaceList, positiveInt, readSettings } from './settings.js';
 
 const someText = z.optional(z.string().check(z.minLength(1)));
 
@@ -18,6 +20,12 @@ const settings = z.object({
   /** How many CRs the resync converges at once, and how many objects it lists per page. */
   RESYNC_CONCURRENCY: positiveInt(8),
   RESYNC_PAGE_SIZE: positiveInt(500),
+  /** The images a CR may name (images.ts says what an entry allows); empty or absent: the defaults. */
+  ALLOWED_IMAGES: imageList,
+  /** The image of a CR that names none; it must be allowed. */
+  DEFAULT_IMAGE: z._default(z.string().check(z.regex(/^\S+$/, 'must be an image reference')), defaultImagePolicy.defaultImage),
+  /** The namespaces the functions serve, as the forwarder's WATCH_NAMESPACES; empty or absent: all. */
+  WATCH_NAMESPACES: namespaceList,
 });
 
 export const functionEnvironmentSchema = z.pipe(
@@ -33,7 +41,12 @@ export const functionEnvironmentSchema = z.pipe(
     for (const key of required[access]) {
       if (!env[key]) ctx.issues.push({ code: 'custom', path: [key], message: `is required when cluster access is ${access}`, input: env });
     }
-    return { ...env, CLUSTER_ACCESS: access };
+    const images = { allowed: env.ALLOWED_IMAGES.length > 0 ? env.ALLOWED_IMAGES : defaultImagePolicy.allowed, defaultImage: env.DEFAULT_IMAGE };
+    if (!imageAllowed(images, images.defaultImage)) {
+      ctx.issues.push({ code: 'custom', path: ['DEFAULT_IMAGE'], message: `is not allowed by ALLOWED_IMAGES (${images.allowed.join(',')})`, input: env });
+    }
+    const operator: OperatorSettings = { images, namespaces: env.WATCH_NAMESPACES };
+    return { ...env, CLUSTER_ACCESS: access, operator };
   }),
 );
 export type FunctionEnvironment = z.output<typeof functionEnvironmentSchema>;

@@ -1,13 +1,14 @@
 // Every failure's path, decided in one place, as kubebuilder keeps them apart:
 // - gone: the object is not there (any more); nothing to do;
 // - terminating: its namespace is being deleted, and the CR with it; nothing to do;
-// - terminal: refused for a reason no retry can change until someone acts (a spec, a quota, a
-//   policy, an object in the way); reported on the CR as Degraded, with one Warning Event;
+// - terminal: refused for a reason no retry can change until someone acts (a spec, an image the
+//   operator does not allow, a quota, a policy, an object in the way); reported on the CR as
+//   Degraded, with one Warning Event;
 // - transient: anything a retry may fix (an outage, throttling, a timeout, our own RBAC being
 //   fixed); thrown, so that the platform tries again.
 import { ApiError } from './kube-client.js';
 
-export type TerminalReason = 'InvalidSpec' | 'ApplyRejected' | 'QuotaExceeded' | 'AdmissionDenied' | 'NameConflict';
+export type TerminalReason = 'InvalidSpec' | 'ImageNotAllowed' | 'ApplyRejected' | 'QuotaExceeded' | 'AdmissionDenied' | 'NameConflict';
 
 export type Failure =
   | { kind: 'gone' }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONTAINER_PORT, DEFAULT_IMAGE, hostportsProblems, parseSpec } from './kindcustomhttp.js';
+import { DEFAULT_CONTAINER_PORT, hostportsProblems, parseSpec } from './kindcustomhttp.js';
 
 describe('parseSpec', () => {
-  it('accepts the original sample spec and fills in the new fields with the original behaviour', () => {
+  it('accepts the original sample spec and fills in the new fields with the original behaviour, the image left to the operator', () => {
     const result = parseSpec({ port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } });
     expect(result).toEqual({
       ok: true,
-      spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' }, image: DEFAULT_IMAGE, containerPort: DEFAULT_CONTAINER_PORT },
+      spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' }, containerPort: DEFAULT_CONTAINER_PORT },
     });
   });
 

@@ -10,8 +10,7 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'KindCustomHttp';
 export const PLURAL = 'kindcustomhttps';
 
-/** The server's defaults, which the original operator hard-coded. */
-export const DEFAULT_IMAGE = 'measutosh/http-server';
+/** The server's port, which the original operator hard-coded. The image's default is a setting of the operator (images.ts). */
 export const DEFAULT_CONTAINER_PORT = 8080;
 /** replicaCount is an int32, as the original CRD declared it. */
 export const MAX_REPLICAS = 2 ** 31 - 1;
@@ -74,12 +73,15 @@ export const kindCustomHttpSpecSchema = z.object({
     z._default(configMapData, {}),
     z.transform((data): Record<string, string> => ({ [HOSTPORTS_KEY]: '', ...data })),
   ),
-  image: z._default(z.string().check(z.regex(/^\S+$/, 'must be an image reference without spaces')), DEFAULT_IMAGE),
+  /** Absent: the operator's default image (its DEFAULT_IMAGE setting), chosen when it reconciles. */
+  image: z.optional(z.string().check(z.regex(/^\S+$/, 'must be an image reference without spaces'))),
   /** The port the server listens on inside the pod. */
   containerPort: z._default(portNumber, DEFAULT_CONTAINER_PORT),
   resources: z.optional(z.strictObject({ requests: z.optional(resourceList), limits: z.optional(resourceList) })),
 });
 export type KindCustomHttpSpec = z.infer<typeof kindCustomHttpSpecSchema>;
+/** A valid spec with the image the operator chose for it (images.ts): what the children are built from. */
+export type ResolvedSpec = KindCustomHttpSpec & { image: string };
 
 export interface Condition {
   type: 'Ready' | 'Progressing' | 'Degraded';

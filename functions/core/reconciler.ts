@@ -6,7 +6,8 @@ import { podSelector } from './desired.js';
 import { ADOPT_ANNOTATION, claimOf, driftOf, exactFieldsPatch } from './drift.js';
 import { classifyFailure, TerminalFailureError, type TerminalReason } from './failures.js';
 import { ApiError } from './kube-client.js';
-import { parseSpec, type KindCustomHttp } from './kindcustomhttp.js';
+import { checkSpec, defaultImagePolicy, type ImagePolicy } from './images.js';
+import type { KindCustomHttp } from './kindcustomhttp.js';
 import type { EventRecord, KubeApi } from './kube-api.js';
 import { computeStatus, statusChanged, type Observation } from './status.js';
 
@@ -33,8 +34,9 @@ export interface ReconcileResult {
   /**
    * `deleting`: the CR (or its namespace) is being deleted, and its children with it.
    * `degraded`: a failure no retry can fix is reported on the CR (see `reason`).
+   * `out-of-scope`: the CR's namespace is not one the operator serves (WATCH_NAMESPACES).
    */
-  outcome: 'not-found' | 'deleting' | 'converged' | 'degraded';
+  outcome: 'not-found' | 'deleting' | 'converged' | 'degraded' | 'out-of-scope';
   reason?: TerminalReason;
   changes: ChildChange[];
   statusUpdated: boolean;
@@ -42,10 +44,25 @@ export interface ReconcileResult {
   message?: string;
 }
 
+/** The cluster admin's choices, from the functions' settings (environment.ts). */
+export interface OperatorSettings {
+  images: ImagePolicy;
+  /** The namespaces the operator serves; empty: every namespace. */
+  namespaces: string[];
+}
+
+export const defaultOperatorSettings: OperatorSettings = { images: defaultImagePolicy, namespaces: [] };
+
 export interface ReconcileContext {
   api: KubeApi;
   log: Log;
+  /** The defaults when absent. */
+  settings?: OperatorSettings;
   now?: () => Date;
+}
+
+export function inScope(settings: OperatorSettings, namespace: string): boolean {
+  return settings.namespaces.length === 0 || settings.namespaces.includes(namespace);
 }
 
 /** What one child needs, decided from the CR and what was observed. */
@@ -56,11 +73,14 @@ type ChildPlan = WritablePlan | { kind: ChildKind; name: string; action: 'confli
 
 const notFound: ReconcileResult = { outcome: 'not-found', changes: [], statusUpdated: false, ready: false };
 const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpdated: false, ready: false };
+const outOfScope: ReconcileResult = { outcome: 'out-of-scope', changes: [], statusUpdated: false, ready: false };
 
 /**
  * Converges one KindCustomHttp:
+ *  0. leave it alone, with no request, outside the namespaces the operator serves;
  *  1. read the CR and its children at once (their names follow from the CR's name);
- *  2. validate the spec: an invalid one is reported as Degraded and not retried;
+ *  2. validate the spec and choose its image: an invalid spec, or an image the operator does not
+ *     allow, is reported as Degraded and not retried;
  *  3. decide, child by child, whether it is ours and what drifted; an object in the way is
  *     reported, never touched;
  *  4. apply (server-side) only the children that drifted or are missing;
@@ -71,6 +91,7 @@ const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpda
 export async function reconcile(context: ReconcileContext, target: ReconcileTarget): Promise<ReconcileResult> {
   const { api } = context;
   const { namespace, name } = target;
+  if (!inScope(context.settings ?? defaultOperatorSettings, namespace)) return outOfScope;
   const [cr, ...found] = await Promise.all([
     api.getKindCustomHttp(namespace, name),
     ...childKinds.map((kind) => api.getChild(kind, namespace, childKindInfo[kind].name(name))),
@@ -90,8 +111,8 @@ export async function reconcile(context: ReconcileContext, target: ReconcileTarg
 
 async function converge(context: ReconcileContext, cr: KindCustomHttp, observed: Children): Promise<ReconcileResult> {
   const { api, log } = context;
-  const parsed = parseSpec(cr.spec);
-  if (!parsed.ok) throw new TerminalFailureError('InvalidSpec', parsed.message);
+  const parsed = checkSpec(cr.spec, (context.settings ?? defaultOperatorSettings).images);
+  if (!parsed.ok) throw new TerminalFailureError(parsed.reason, parsed.message);
   const plans = planChildren(cr, desiredChildren(cr, parsed.spec), observed);
   const conflicts = plans.flatMap((plan) => (plan.action === 'conflict' ? [`${plan.kind} ${cr.metadata.namespace}/${plan.name} exists and is not this CR's: ${plan.why}`] : []));
   if (conflicts.length > 0) {

@@ -7,13 +7,15 @@ import { createHash } from 'node:crypto';
 import { childKindInfo, childKinds, type ChildKind, type ChildObject } from './children.js';
 import { LABEL_MANAGED_BY, MANAGED_BY, podSelector } from './desired.js';
 import { driftOf } from './drift.js';
-import { API_VERSION, KIND, parseSpec, type KindCustomHttp, type KindCustomHttpSpec } from './kindcustomhttp.js';
-import type { KubeApi, ListOptions, Page } from './kube-api.js';
-import { reconcile, type Log } from './reconciler.js';
+import { checkSpec } from './images.js';
+import { API_VERSION, KIND, type KindCustomHttp, type ResolvedSpec } from './kindcustomhttp.js';
+import type { ListOptions, Page } from './kube-api.js';
+import { defaultOperatorSettings, inScope, reconcile, type OperatorSettings, type ReconcileContext } from './reconciler.js';
 import { computeStatus, statusChanged, type Observation } from './status.js';
 import { forEachBounded } from './concurrency.js';
 
 export interface ResyncOptions {
+  /** Only these namespaces (of those the operator serves); all it serves when absent. */
   namespaces?: string[];
   /** Objects per list page. */
   pageSize: number;
@@ -44,8 +46,8 @@ export interface ResyncReport {
 /** What the resync keeps of one CR while it reads the children: no more than comparing needs. */
 interface CrEntry {
   cr: KindCustomHttp;
-  /** The parsed spec with configMapData replaced by its digest, or undefined when invalid. */
-  spec?: KindCustomHttpSpec;
+  /** The resolved spec with configMapData replaced by its digest, or undefined when invalid or refused. */
+  spec?: ResolvedSpec;
   /** Why it needs a reconcile; empty while it looks converged. */
   drift: string[];
   seen: Set<ChildKind>;
@@ -75,18 +77,21 @@ async function* pages<T>(list: (options: ListOptions) => Promise<Page<T>>, optio
   } while (continueToken);
 }
 
+/** Degraded reasons the resync derives again itself (from the spec and settings, or the Deployment's status) rather than retrying them. */
+const specReasons = new Set(['InvalidSpec', 'ImageNotAllowed', 'ProgressDeadlineExceeded']);
+
 /** Pure: a Degraded CR whose cause may have gone away (a quota raised, a policy lifted) is tried again. */
 function retriableDegradation(cr: KindCustomHttp): string | undefined {
   const degraded = cr.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True');
-  return degraded && degraded.reason !== 'InvalidSpec' && degraded.reason !== 'ProgressDeadlineExceeded' ? `Degraded (${degraded.reason})` : undefined;
+  return degraded && !specReasons.has(degraded.reason) ? `Degraded (${degraded.reason})` : undefined;
 }
 
-function indexCr(cr: KindCustomHttp, now: Date): CrEntry {
+function indexCr(cr: KindCustomHttp, settings: OperatorSettings, now: Date): CrEntry {
   const entry: CrEntry = { cr, drift: [], seen: new Set() };
   if (cr.metadata.deletionTimestamp) return entry;
-  const parsed = parseSpec(cr.spec);
+  const parsed = checkSpec(cr.spec, settings.images);
   if (!parsed.ok) {
-    const expected = computeStatus(cr.status, { kind: 'failed', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), failure: { reason: 'InvalidSpec', message: parsed.message } }, now);
+    const expected = computeStatus(cr.status, { kind: 'failed', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), failure: { reason: parsed.reason, message: parsed.message } }, now);
     if (statusChanged(cr.status, expected)) entry.drift.push('status');
     return entry;
   }
@@ -119,12 +124,14 @@ function ownerKey(kind: ChildKind, object: ChildObject): string | undefined {
 }
 
 /** Lists everything, then converges the CRs that need it, as long as time allows. */
-export async function resync(context: { api: KubeApi; log: Log }, options: ResyncOptions): Promise<ResyncReport> {
+export async function resync(context: ReconcileContext, options: ResyncOptions): Promise<ResyncReport> {
   const { api, log } = context;
   const now = options.now?.() ?? new Date();
   const requestsBefore = api.client.requestCount;
-  const index = await indexCrs(api, options, now);
-  await compareChildren(api, index, options, now);
+  const settings = context.settings ?? defaultOperatorSettings;
+  const scoped = { ...options, namespaces: servedNamespaces(settings, options.namespaces) };
+  const index = await indexCrs(context, scoped, now);
+  await compareChildren(context, index, scoped, now);
   const drifted = [...index.values()].filter((entry) => entry.drift.length > 0);
   const report: ResyncReport = { checked: index.size, drifted: drifted.length, repaired: 0, failed: [], notReached: 0, degraded: 0, requests: 0 };
   // Children that drifted or are missing first; a status that only lags behind waits its turn.
@@ -135,19 +142,29 @@ export async function resync(context: { api: KubeApi; log: Log }, options: Resyn
   return report;
 }
 
+/**
+ * The namespaces to list: those asked for that the operator serves, or all it serves (undefined:
+ * every namespace, with one cluster-wide list per kind). In the namespaced mode the functions may
+ * list nowhere else.
+ */
+function servedNamespaces(settings: OperatorSettings, asked: string[] | undefined): string[] | undefined {
+  if (!asked) return settings.namespaces.length > 0 ? settings.namespaces : undefined;
+  return asked.filter((namespace) => inScope(settings, namespace));
+}
+
 /** Every CR in scope, by `namespace/name`, with what comparing its children needs. */
-async function indexCrs(api: KubeApi, options: ResyncOptions, now: Date): Promise<Map<string, CrEntry>> {
+async function indexCrs({ api, settings = defaultOperatorSettings }: ReconcileContext, options: ResyncOptions, now: Date): Promise<Map<string, CrEntry>> {
   const index = new Map<string, CrEntry>();
   for (const namespace of options.namespaces ?? [undefined]) {
     for await (const items of pages((o) => api.listKindCustomHttps(o), { namespace, limit: options.pageSize })) {
-      for (const cr of items) index.set(`${cr.metadata.namespace}/${cr.metadata.name}`, indexCr(cr, now));
+      for (const cr of items) index.set(`${cr.metadata.namespace}/${cr.metadata.name}`, indexCr(cr, settings, now));
     }
   }
   return index;
 }
 
 /** Compares every child the operator labels with its CR's desired state, then notes the missing ones. */
-async function compareChildren(api: KubeApi, index: Map<string, CrEntry>, options: ResyncOptions, now: Date): Promise<void> {
+async function compareChildren({ api }: ReconcileContext, index: Map<string, CrEntry>, options: ResyncOptions, now: Date): Promise<void> {
   const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   for (const kind of childKinds) {
     for (const namespace of options.namespaces ?? [undefined]) {
@@ -167,7 +184,7 @@ function noteMissing(entry: CrEntry): void {
   for (const kind of childKinds) if (!entry.seen.has(kind)) entry.drift.push(`${kind} missing`);
 }
 
-async function repair(context: { api: KubeApi; log: Log }, drifted: CrEntry[], options: ResyncOptions, report: ResyncReport): Promise<void> {
+async function repair(context: ReconcileContext, drifted: CrEntry[], options: ResyncOptions, report: ResyncReport): Promise<void> {
   await forEachBounded(drifted, options.concurrency, async (entry) => {
     const target = { namespace: entry.cr.metadata.namespace, name: entry.cr.metadata.name };
     if (options.timeLeft() <= 0) {

@@ -1,7 +1,7 @@
 // What every process's configuration shares: settings read from the environment once at start-up
 // and validated, so a missing or malformed one stops the process with a message naming it.
 import * as z from 'zod/mini';
-import { describeIssues } from './validation.js';
+import { describeIssues, namespaceName } from './validation.js';
 
 export class ConfigurationError extends Error {
   constructor(message: string) {
@@ -11,6 +11,25 @@ export class ConfigurationError extends Error {
 }
 
 export const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+
+/** Comma-separated values, trimmed, the empty ones dropped: `a, b,` is `['a', 'b']`. */
+const commaList = z.pipe(z.optional(z.string()), z.transform((value: string | undefined) => (value ?? '').split(',').map((item) => item.trim()).filter(Boolean)));
+
+/**
+ * The namespaces a process serves: comma-separated names, all namespaces when empty or absent.
+ * The forwarder watches them and the functions reconcile and resync them (WATCH_NAMESPACES); the
+ * namespaced mode (infra/namespaced) grants RBAC in exactly these.
+ */
+export const namespaceList = z.pipe(
+  commaList,
+  z.array(z.string()).check(z.refine((names) => names.every((n) => namespaceName.safeParse(n).success), 'must be namespace names separated by commas')),
+);
+
+/** Image references, comma-separated: see functions/core/images.ts for what each entry allows. */
+export const imageList = z.pipe(
+  commaList,
+  z.array(z.string()).check(z.refine((refs) => refs.every((ref) => /^[^\s,]+$/.test(ref)), 'must be image references or prefixes separated by commas')),
+);
 
 /** The Kubernetes client's settings; each process chooses its own rate limit. */
 export function kubeClientSettings(defaults: { qps: number; burst: number }) {

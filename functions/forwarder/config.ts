@@ -2,7 +2,7 @@
 // or malformed setting stops it at once with a message naming the variable.
 import { hostname } from 'node:os';
 import * as z from 'zod/mini';
-import { defaultClusterAccess, kubeClientSettings, positiveInt, readSettings } from '../core/settings.js';
+import { defaultClusterAccess, kubeClientSettings, namespaceList, positiveInt, readSettings } from '../core/settings.js';
 import { namespaceName, objectName } from '../core/validation.js';
 
 const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback);
@@ -15,13 +15,7 @@ const settings = z.object({
   /** An EventBridge endpoint other than AWS's, for local runs and tests. */
   EVENTBRIDGE_ENDPOINT: z.optional(z.url()),
   /** Comma-separated namespaces to watch; all namespaces when empty or absent. */
-  WATCH_NAMESPACES: z.pipe(
-    z.optional(z.string()),
-    z.pipe(
-      z.transform((value: string | undefined) => (value ?? '').split(',').map((n) => n.trim()).filter(Boolean)),
-      z.array(z.string()).check(z.refine((names) => names.every((n) => namespaceName.safeParse(n).success), 'must be namespace names separated by commas')),
-    ),
-  ),
+  WATCH_NAMESPACES: namespaceList,
   /** `in-cluster` in a pod; `kubeconfig` (with KUBECONFIG) elsewhere. Inferred when absent. */
   CLUSTER_ACCESS: z.optional(z.enum(['kubeconfig', 'in-cluster'])),
   ...kubeClientSettings({ qps: 20, burst: 40 }),

@@ -15,7 +15,8 @@ import { lazyKubeApi } from '../core/runtime.js';
 import { describeIssues } from '../core/validation.js';
 
 // Read at cold start: a bad setting fails the function's start, naming the setting.
-const kubeApi = lazyKubeApi(readFunctionEnvironment());
+const environment = readFunctionEnvironment();
+const kubeApi = lazyKubeApi(environment);
 const processor = new BatchProcessor(EventType.SQS);
 /** Kept back from the invocation's time to hand failed records back before Lambda stops it. */
 const RETRY_MARGIN_MS = 5_000;
@@ -58,7 +59,7 @@ async function reconcileLogged(target: ReconcileTarget, context: Context | undef
   const log = invocationLogger(context, { ...keys, namespace: target.namespace, name: target.name });
   try {
     const api = await kubeApi();
-    const result = await retrying(() => reconcile({ api, log }, target), {
+    const result = await retrying(() => reconcile({ api, log, settings: environment.operator }, target), {
       backoff: retryBackoff,
       retryable: isTransient,
       timeLeft,

@@ -28,7 +28,7 @@ export async function handler(event: unknown, context?: Context): Promise<Resync
   try {
     const api = await kubeApi();
     const report = await resync(
-      { api, log },
+      { api, log, settings: environment.operator },
       {
         namespaces,
         pageSize: environment.RESYNC_PAGE_SIZE,

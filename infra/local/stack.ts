@@ -38,7 +38,10 @@ export interface StackLine {
 }
 
 export interface LocalStackOptions {
+  /** The forwarder's (in a cluster, its ServiceAccount's RBAC decides). */
   kubeconfig: string;
+  /** The functions' identity: infra/reconciler's group, held by its RBAC and admission policy. */
+  functionsKubeconfig: string;
   /** Where the processes' output is kept. */
   logDir: string;
   onLine?: (line: StackLine) => void;
@@ -127,7 +130,7 @@ export class LocalStack {
     const [httpPort, lambdaPort] = [await freePort(), await freePort()];
     this.offline = this.spawnLogged('functions', bin('osls'), ['offline', 'start', '--stage', localStage, '--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)], {
       ...dummyCredentials,
-      KUBECONFIG: this.options.kubeconfig,
+      KUBECONFIG: this.options.functionsKubeconfig,
       CI: 'true',
       SLS_TELEMETRY_DISABLED: '1',
     });

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import { clusterDir, down, runningCluster, up } from './cluster/index.js';
 import { installCrd } from './crd.js';
+import { functionsKubeconfig, installReconcilerAccess } from './reconciler-access.js';
 import { Progress } from './progress.js';
 import { LocalStack } from './stack.js';
 
@@ -51,9 +52,11 @@ async function main(): Promise<void> {
 
   await installCrd(kubeconfig);
   say('crd        kindcustomhttps.groupsp.measutosh.dev installed');
+  const asFunctions = await installAccess(kubeconfig);
   const progress = new Progress();
   stack = await LocalStack.start({
     kubeconfig,
+    functionsKubeconfig: asFunctions,
     logDir: join(clusterDir, 'logs', 'local-stack'),
     onLine: (line) => {
       const entry = progress.describe(line);
@@ -84,6 +87,18 @@ async function main(): Promise<void> {
   say(`converged  ${namespace}/${name} generation ${generation} is Ready ${Date.now() - applied} ms after kubectl apply\n`);
   await printState(config, namespace, name);
   console.log(`\nRunning. In another terminal:\n  export KUBECONFIG=${kubeconfig}\n  kubectl -n ${namespace} get kch,deploy,svc,cm,pods\nEdit, scale or delete things and watch them converge here. Ctrl-C stops everything.\n`);
+}
+
+/**
+ * Installs infra/reconciler; returns the kubeconfig the functions act with: their own identity,
+ * held by its RBAC and admission policy as on AWS, or on a cluster of your own FUNCTIONS_KUBECONFIG
+ * (a user in group stimulated-peering:reconciler), else KUBECONFIG's user.
+ */
+async function installAccess(kubeconfig: string): Promise<string> {
+  const own = functionsKubeconfig(given);
+  await installReconcilerAccess(kubeconfig, own);
+  say(`access     infra/reconciler installed; the functions act as ${own ?? `KUBECONFIG's user (set FUNCTIONS_KUBECONFIG to act as group stimulated-peering:reconciler)`}`);
+  return own ?? kubeconfig;
 }
 
 async function printState(config: KubeConfig, namespace: string, name: string): Promise<void> {

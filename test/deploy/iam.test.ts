@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { FORWARDER_SOURCE, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { attribute, auditPolicies, evaluate, grantedActions, render, rolePolicies, type Call, type PolicyDocument, type RoleExpectation, type Stack } from './iam.js';
+import { attribute, auditPolicies, evaluate, grantedActions, render, rolePolicies, type Call, type Decision, type PolicyDocument, type RoleExpectation, type Stack } from './iam.js';
 import { KUBECONFIG_SECRET_ARN, PACKAGE_PARAMS, type PackageVariant } from './package-setup.js';
 import { loadTemplate, type Template } from './template.js';
 
@@ -137,6 +137,54 @@ describe.each(['eks', 'secret'] as const)('IAM in the %s package', (variant) => 
     const problems = await auditPolicies([rendered], expected.forwarder, account);
 
     expect(problems).toEqual([]);
+  });
+
+  describe('trust policies', () => {
+    const otherAccount = '999999999999';
+    const scheduleGroup = `arn:aws:scheduler:${region}:${account}:schedule-group/default`;
+    const podIdentityTags = { 'aws:RequestTag/eks-cluster-name': PACKAGE_PARAMS.clusterName, 'aws:RequestTag/kubernetes-namespace': 'kindcustomhttp-forwarder', 'aws:RequestTag/kubernetes-service-account': 'kindcustomhttp-forwarder' };
+    const assume = (roleId: string, principal: string, context: Record<string, string>, action = 'sts:AssumeRole'): Promise<Decision> => {
+      const trust = render(template, template.Resources[roleId]!.Properties.AssumeRolePolicyDocument, stack) as PolicyDocument;
+      return evaluate({ action, resource: attribute(template, roleId, 'Arn', stack), principal, context }, { resource: trust }, account);
+    };
+
+    it.each(['ReconcileRole', 'ResyncRole'])('lets Lambda assume %s for this account’s functions only (aws:SourceAccount)', async (roleId) => {
+      const decisions = await Promise.all([
+        assume(roleId, 'lambda.amazonaws.com', { 'aws:SourceAccount': account }),
+        assume(roleId, 'lambda.amazonaws.com', { 'aws:SourceAccount': otherAccount }),
+        assume(roleId, 'lambda.amazonaws.com', {}),
+        assume(roleId, 'scheduler.amazonaws.com', { 'aws:SourceAccount': account }),
+      ]);
+
+      expect(decisions).toEqual(['Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+    });
+
+    it('lets EventBridge Scheduler assume ResyncSchedulerRole for this account’s default schedule group only (aws:SourceAccount, aws:SourceArn)', async () => {
+      const decisions = await Promise.all([
+        assume('ResyncSchedulerRole', 'scheduler.amazonaws.com', { 'aws:SourceAccount': account, 'aws:SourceArn': scheduleGroup }),
+        assume('ResyncSchedulerRole', 'scheduler.amazonaws.com', { 'aws:SourceAccount': otherAccount, 'aws:SourceArn': scheduleGroup.replace(account, otherAccount) }),
+        assume('ResyncSchedulerRole', 'scheduler.amazonaws.com', { 'aws:SourceAccount': account, 'aws:SourceArn': `${scheduleGroup.replace(/default$/, 'other')}` }),
+        assume('ResyncSchedulerRole', 'lambda.amazonaws.com', { 'aws:SourceAccount': account, 'aws:SourceArn': scheduleGroup }),
+      ]);
+
+      expect(decisions).toEqual(['Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+    });
+
+    it('lets EKS Pod Identity assume ForwarderRole for the forwarder’s ServiceAccount on this account’s cluster only', async () => {
+      if (variant !== 'eks') return expect(template.Resources.ForwarderRole).toBeUndefined();
+      const right = { 'aws:SourceAccount': account, 'aws:SourceArn': CLUSTER, ...podIdentityTags };
+
+      const decisions = await Promise.all([
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', right),
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', right, 'sts:TagSession'),
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', { ...right, 'aws:SourceAccount': otherAccount, 'aws:SourceArn': CLUSTER.replace(account, otherAccount) }),
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', { ...right, 'aws:SourceArn': `${CLUSTER}-other`, 'aws:RequestTag/eks-cluster-name': `${PACKAGE_PARAMS.clusterName}-other` }),
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', { ...right, 'aws:RequestTag/kubernetes-service-account': 'default' }),
+        assume('ForwarderRole', 'pods.eks.amazonaws.com', { ...right, 'aws:RequestTag/kubernetes-namespace': 'kube-system' }),
+      ]);
+
+      expect(decisions).toEqual(['Allowed', 'Allowed', 'ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied', 'ImplicitlyDenied']);
+    });
   });
 
   it.each(['ReconcileQueuePolicy', 'RuleDeadLetterQueuePolicy'])('lets %s take messages from the reconcile rule only', async (policyId) => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { LocalStack } from '../../infra/local/stack.js';
-import { createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath, kubectlOk, originalSample } from '../support/kube.js';
+import { createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath, kubectlOk, originalSample, reconcilerKubeconfigPath } from '../support/kube.js';
 import { condition, getCr, readChildren } from '../support/operator.js';
 
 const name = 'kindcustomhttp-sample';
@@ -20,6 +20,7 @@ beforeAll(async () => {
   namespace = await createNamespace('e2e');
   stack = await LocalStack.start({
     kubeconfig: kubeconfigPath(),
+    functionsKubeconfig: reconcilerKubeconfigPath(),
     logDir: join(tmpdir(), `local-stack-${namespace}`),
     forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'INFO' },
   });

@@ -6,7 +6,7 @@ import { KubeApi } from '../../functions/core/kube-api.js';
 import { NoAnswerError } from '../../functions/core/kube-client.js';
 import { FreezableProxy } from '../support/freezable-proxy.js';
 import { lambdaContext, loadHandlers, readEvent, recordedEvent as recorded, sqsBatch } from '../support/functions.js';
-import { adminKubeClient, apiserverRequests, createNamespace, deleteNamespace, installCrd, kubeconfigPath, kubectlOk, uniqueName } from '../support/kube.js';
+import { adminKubeClient, apiserverRequests, createNamespace, deleteNamespace, installCrd, kubectlOk, reconcilerKubeconfigPath, uniqueName } from '../support/kube.js';
 import { condition, createCr, getCr, readChildren, silentLog } from '../support/operator.js';
 
 let namespace: string;
@@ -97,7 +97,7 @@ describe('the reconcile handler', () => {
     afterAll(() => proxy.close());
 
     it('hands the records back to the queue, and converges when the queue delivers them again', async () => {
-      const { reconcile: handler } = await loadHandlers(proxy.kubeconfigFor(kubeconfigPath()));
+      const { reconcile: handler } = await loadHandlers(proxy.kubeconfigFor(reconcilerKubeconfigPath()));
       const name = uniqueName('outage');
       await createCr(namespace, name);
       const batch = sqsBatch([recordedEvent('cr-created.json', name), recordedEvent('child-changed.json', name)]);
@@ -115,7 +115,7 @@ describe('the reconcile handler', () => {
 
     it('throws a transient error from the core, for the caller to retry', async () => {
       proxy.goDown();
-      const unreachable = new KubeApi(adminKubeClient({ kubeconfig: proxy.kubeconfigFor(kubeconfigPath()) }));
+      const unreachable = new KubeApi(adminKubeClient({ kubeconfig: proxy.kubeconfigFor(reconcilerKubeconfigPath()) }));
 
       const failure = await reconcile({ api: unreachable, log: silentLog }, { namespace, name: 'anything' }).catch((error: unknown) => error);
       proxy.recover();

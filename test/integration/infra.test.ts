@@ -1,6 +1,9 @@
 // infra/ as `kubectl apply -k infra` would install it: one build holding the CRD from crds/, the
 // reconciler's RBAC and the forwarder, every object of which the API server accepts.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CRD_PATH, createNamespace, deleteNamespace, kubectlOk } from '../support/kube.js';
 
@@ -42,6 +45,29 @@ describe('the infra kustomization', () => {
       roleRef: { kind: 'ClusterRole', name: role!.metadata!.name },
       subjects: [{ kind: 'Group', name: 'stimulated-peering:reconciler' }],
     });
+  });
+
+  it('installs the admission policy, for the group the ClusterRoleBinding binds, denying what it refuses', () => {
+    const group = named('ClusterRoleBinding', 'stimulated-peering:reconciler')[0] as unknown as { subjects: Array<{ name: string }> };
+    const [policy] = named('ValidatingAdmissionPolicy') as unknown as Array<{ metadata: { name: string }; spec: { failurePolicy: string; matchConditions: Array<{ expression: string }> } }>;
+
+    expect(policy?.spec.failurePolicy).toBe('Fail');
+    expect(policy?.spec.matchConditions[0]?.expression).toContain(`'${group.subjects[0]!.name}' in request.userInfo.groups`);
+    expect(named('ValidatingAdmissionPolicyBinding')[0]).toMatchObject({ spec: { policyName: policy?.metadata.name, validationActions: ['Deny'] } });
+  });
+
+  it('binds the ClusterRoles per namespace instead, and sets the forwarder’s WATCH_NAMESPACES, with the namespaced component', async () => {
+    const overlay = mkdtempSync(join(tmpdir(), 'namespaced-'));
+    writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, INFRA)}]\ncomponents: [${relative(overlay, `${INFRA}/namespaced`)}]\n`);
+    const namespaced = await manifests('-k', overlay);
+    rmSync(overlay, { recursive: true });
+
+    expect(namespaced.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+    expect(namespaced.filter((o) => o.kind === 'RoleBinding' && o.metadata?.namespace === 'peerns').map((o) => [o.metadata?.name, (o.roleRef as { kind: string }).kind])).toEqual([
+      ['kindcustomhttp-forwarder', 'ClusterRole'],
+      ['stimulated-peering:reconciler', 'ClusterRole'],
+    ]);
+    expect(namespaced.find((o) => o.kind === 'ConfigMap')?.data).toMatchObject({ WATCH_NAMESPACES: 'peerns' });
   });
 
   it('installs the forwarder together with the namespace it runs in', () => {

@@ -1,4 +1,4 @@
-// `osls invoke local` with a recorded event converges a CR on the cluster in KUBECONFIG, as the
+// `osls invoke local` with a recorded event converges a CR on the cluster in KUBECONFIG (the functions' own identity), as the
 // README shows: the function bundled as it is deployed, run by the Serverless tooling.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNamespace, deleteNamespace, installCrd, kubeconfigPath } from '../support/kube.js';
+import { createNamespace, deleteNamespace, installCrd, reconcilerKubeconfigPath } from '../support/kube.js';
 import { createCr, readChildren } from '../support/operator.js';
 
 const run = promisify(execFile);
@@ -24,7 +24,7 @@ async function invokeLocal(fn: string, eventFile: string, retarget: (event: Reco
   const path = join(mkdtempSync(join(tmpdir(), 'event-')), eventFile);
   writeFileSync(path, JSON.stringify(event));
   const { stdout } = await run('npx', ['osls', 'invoke', 'local', '--stage', 'local', '-f', fn, '-p', path], {
-    env: { ...process.env, KUBECONFIG: kubeconfigPath(), POWERTOOLS_LOG_LEVEL: 'WARN', CI: 'true' },
+    env: { ...process.env, KUBECONFIG: reconcilerKubeconfigPath(), POWERTOOLS_LOG_LEVEL: 'WARN', CI: 'true' },
     timeout: 120_000,
   });
   // The handler's result is the last JSON document osls prints.

@@ -1,47 +1,32 @@
 // infra/reconciler's ClusterRole against the real control plane: the reconcile and resync core,
-// run as an identity holding only that role, do their whole job, and everything else is refused.
-// On EKS the role is bound to a group the functions' IAM roles are mapped into; a ServiceAccount
-// cannot join a group, so here the same ClusterRole is bound to a ServiceAccount instead.
-import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, loadAllYaml, type KubeConfig, type V1ClusterRole, type V1ResourceAttributes } from '@kubernetes/client-node';
+// run as the functions' own identity (a user in the group the ClusterRoleBinding names, as the
+// access entries make the functions' IAM roles on EKS), do their whole job under the RBAC and the
+// admission policy the global setup installs, and everything else is refused.
+import { AuthorizationV1Api, CoreV1Api, CustomObjectsApi, loadAllYaml, type V1ClusterRole, type V1ResourceAttributes } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GROUP, PLURAL, VERSION } from '../../functions/core/kindcustomhttp.js';
-import { KubeApi } from '../../functions/core/kube-api.js';
 import { reconcile } from '../../functions/core/reconciler.js';
 import { resync } from '../../functions/core/resync.js';
-import { adminClients, adminKubeClient, createNamespace, deleteNamespace, installCrd, kubectlOk, originalSample, serviceAccountConfig, serviceAccountToken, uniqueName } from '../support/kube.js';
-import { condition, createCr, getCr, readChildren, reconcileUntilReady, silentLog } from '../support/operator.js';
+import { adminClients, createNamespace, deleteNamespace, installCrd, kubectlOk, originalSample, reconcilerConfig } from '../support/kube.js';
+import { condition, createCr, getCr, operatorApi, readChildren, reconcileUntilReady, silentLog } from '../support/operator.js';
 
 const CLUSTER_ROLE_PATH = new URL('../../infra/reconciler/clusterrole.yaml', import.meta.url).pathname;
 const clusterRole = loadAllYaml(readFileSync(CLUSTER_ROLE_PATH, 'utf8'))[0] as V1ClusterRole;
 
-const { core, rbac } = adminClients();
+const { core } = adminClients();
+const asReconciler = reconcilerConfig();
+const api = operatorApi();
 let namespace: string;
 let otherNamespace: string;
-let bindingName: string;
-let asReconciler: KubeConfig;
-let api: KubeApi;
 
 beforeAll(async () => {
   await installCrd();
   await kubectlOk(['apply', '--server-side', '--force-conflicts', '-f', CLUSTER_ROLE_PATH]);
   [namespace, otherNamespace] = await Promise.all([createNamespace('rbac'), createNamespace('rbac-other')]);
-  const serviceAccount = 'reconciler';
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
-  bindingName = uniqueName('reconciler-rbac-test');
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: bindingName },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole.metadata!.name! },
-      subjects: [{ kind: 'ServiceAccount', name: serviceAccount, namespace }],
-    },
-  });
-  asReconciler = await serviceAccountConfig(namespace, serviceAccount);
-  api = new KubeApi(adminKubeClient().withToken(await serviceAccountToken(namespace, serviceAccount)));
 });
 
 afterAll(async () => {
-  await rbac.deleteClusterRoleBinding({ name: bindingName }).catch(() => undefined);
   await Promise.all([deleteNamespace(namespace), deleteNamespace(otherNamespace)]);
 });
 

@@ -2,12 +2,12 @@
 // events, and SQS batches as the queue behind the bus rule delivers them.
 import { readFileSync } from 'node:fs';
 import { vi } from 'vitest';
-import { kubeconfigPath } from './kube.js';
+import { reconcilerKubeconfigPath } from './kube.js';
 
 export type Handler = (event: unknown, context?: unknown) => Promise<Record<string, unknown>>;
 
-/** The handler modules, loaded anew: their environment is read at import, against `kubeconfig`. */
-export async function loadHandlers(kubeconfig = kubeconfigPath()): Promise<{ reconcile: Handler; resync: Handler }> {
+/** The handler modules, loaded anew: their environment is read at import, against `kubeconfig` (by default the functions' own identity). */
+export async function loadHandlers(kubeconfig = reconcilerKubeconfigPath()): Promise<{ reconcile: Handler; resync: Handler }> {
   vi.resetModules();
   process.env.KUBECONFIG = kubeconfig;
   process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';

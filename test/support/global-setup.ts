@@ -3,10 +3,13 @@
 import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { buildBinaries, down, runningCluster, up } from '../../infra/local/cluster/index.js';
+import { functionsKubeconfig, installReconcilerAccess } from '../../infra/local/reconciler-access.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     kubeconfig: string;
+    /** The functions' identity (group stimulated-peering:reconciler), under infra/reconciler. */
+    reconcilerKubeconfig: string;
     kubectl: string;
     /** True when the tests own the local control plane and may restart its apiserver. */
     localCluster: boolean;
@@ -17,14 +20,24 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   const external = process.env.TEST_KUBECONFIG;
   if (external) {
     if (!existsSync(external)) throw new Error(`TEST_KUBECONFIG=${external} does not exist`);
+    const reconciler = functionsKubeconfig(external);
+    if (!reconciler || !existsSync(reconciler)) {
+      throw new Error('with TEST_KUBECONFIG, set FUNCTIONS_KUBECONFIG to a kubeconfig of a user in group stimulated-peering:reconciler: the tests run the functions as that identity');
+    }
+    await installReconcilerAccess(external, reconciler);
     project.provide('kubeconfig', external);
+    project.provide('reconcilerKubeconfig', reconciler);
     project.provide('kubectl', process.env.TEST_KUBECTL ?? `${buildBinaries()}/kubectl`);
     project.provide('localCluster', false);
     return;
   }
   const alreadyRunning = runningCluster() !== undefined;
   const state = await up((line) => console.log(`[cluster] ${line}`));
+  const reconciler = functionsKubeconfig(undefined)!;
+  // The functions' RBAC and admission policy, which every test of the functions runs under.
+  await installReconcilerAccess(state.kubeconfig, reconciler);
   project.provide('kubeconfig', state.kubeconfig);
+  project.provide('reconcilerKubeconfig', reconciler);
   project.provide('kubectl', `${state.binDir}/kubectl`);
   project.provide('localCluster', true);
   // A cluster someone started by hand keeps running; one started for the tests stops with them.

@@ -21,6 +21,23 @@ export function kubeconfigPath(): string {
   return inject('kubeconfig');
 }
 
+/** The kubeconfig of the functions' identity: group stimulated-peering:reconciler, under infra/reconciler's RBAC and admission policy. */
+export function reconcilerKubeconfigPath(): string {
+  return inject('reconcilerKubeconfig');
+}
+
+/** A client-node config acting as the functions' identity. */
+export function reconcilerConfig(): KubeConfig {
+  const config = new KubeConfig();
+  config.loadFromFile(reconcilerKubeconfigPath());
+  return config;
+}
+
+/** The operator's own client acting as the functions' identity. */
+export function reconcilerKubeClient(options: { timeoutMs?: number } = {}): KubeClient {
+  return adminKubeClient({ ...options, kubeconfig: reconcilerKubeconfigPath() });
+}
+
 /** A client-node config for the test cluster's admin, for the typed clients tests arrange with. */
 export function adminConfig(): KubeConfig {
   const config = new KubeConfig();

@@ -4,12 +4,13 @@ import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/cor
 import { KubeApi } from '../../functions/core/kube-api.js';
 import { reconcile, type Log, type ReconcileResult } from '../../functions/core/reconciler.js';
 import { ApiError } from '../../functions/core/kube-client.js';
-import { adminClients, adminKubeClient, eventually } from './kube.js';
+import { adminClients, eventually, reconcilerKubeClient } from './kube.js';
 
 export const silentLog: Log = { info: () => {}, warn: () => {} };
 
+/** The functions' API as they run: as their own identity, under infra/reconciler's RBAC and admission policy. */
 export function operatorApi(): KubeApi {
-  return new KubeApi(adminKubeClient());
+  return new KubeApi(reconcilerKubeClient());
 }
 
 export interface SampleSpec {

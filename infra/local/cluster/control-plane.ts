@@ -92,6 +92,8 @@ async function startApiserver(state: ClusterState, what: string): Promise<void> 
 export async function up(log: (line: string) => void = () => {}): Promise<ClusterState> {
   const running = runningCluster();
   if (running) {
+    // One started before the functions had an identity of their own has no token for it.
+    if (!running.reconcilerToken) throw new ClusterStartError('the running control plane predates the functions\' own identity: restart it (npm run cluster:down, then npm run cluster:up)');
     log(`control plane already running at ${running.server}`);
     return running;
   }
@@ -106,10 +108,11 @@ export async function up(log: (line: string) => void = () => {}): Promise<Cluste
     server: `https://127.0.0.1:${apiserver}`,
     kubeconfig: clusterFiles.kubeconfig,
     adminToken: randomBytes(24).toString('hex'),
+    reconcilerToken: randomBytes(24).toString('hex'),
     pids: {},
     ports: { etcdClient, etcdPeer, apiserver, scheduler, kwok },
   };
-  writeCredentials(state.adminToken);
+  writeCredentials({ admin: state.adminToken, reconciler: state.reconcilerToken });
 
   try {
     log('starting etcd');

@@ -1,13 +1,22 @@
-// The control plane's credentials, written once per `up`: the admin's static bearer token and the
-// service-account signing key pair. The apiserver makes its own serving certificate.
+// The control plane's credentials, written once per `up`: the static bearer tokens of the admin and
+// of the functions' identity, and the service-account signing key pair. The apiserver makes its own
+// serving certificate.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { clusterFiles } from './layout.js';
 
-export function writeCredentials(adminToken: string): void {
+/**
+ * The user the local functions act as, in the group the access entries put the functions' IAM
+ * roles in on EKS (serverless.yml's kubernetesGroup, infra/reconciler/clusterrolebinding.yaml), so
+ * that infra/reconciler's RBAC and admission policy hold them locally as they do on AWS.
+ */
+export const reconcilerUser = { name: 'stimulated-peering-reconciler', group: 'stimulated-peering:reconciler' } as const;
+
+export function writeCredentials(tokens: { admin: string; reconciler: string }): void {
   mkdirSync(clusterFiles.pki, { recursive: true });
   // The admin is in system:masters; the other components act as it too.
-  writeFileSync(clusterFiles.tokens, `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
+  const lines = [`${tokens.admin},admin,admin-uid,"system:masters"`, `${tokens.reconciler},${reconcilerUser.name},reconciler-uid,"${reconcilerUser.group}"`];
+  writeFileSync(clusterFiles.tokens, `${lines.join('\n')}\n`, { mode: 0o600 });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(clusterFiles.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   writeFileSync(clusterFiles.serviceAccountPublicKey, publicKey.export({ type: 'spki', format: 'pem' }));

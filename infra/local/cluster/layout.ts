@@ -12,12 +12,14 @@ const pki = join(clusterDir, 'pki');
 export const clusterFiles = {
   state: join(clusterDir, 'state.json'),
   kubeconfig: join(clusterDir, 'kubeconfig'),
+  /** The functions' identity (group stimulated-peering:reconciler), not the admin. */
+  reconcilerKubeconfig: join(clusterDir, 'reconciler.kubeconfig'),
   etcdData: join(clusterDir, 'etcd'),
   logs: join(clusterDir, 'logs'),
   /** The apiserver's --cert-dir: it writes its own serving certificate there on first start. */
   pki,
   apiserverCertificate: join(pki, 'apiserver.crt'),
-  /** Static bearer tokens: the admin's, used by the other components too. */
+  /** Static bearer tokens: the admin's, used by the other components too, and the functions'. */
   tokens: join(pki, 'tokens.csv'),
   serviceAccountKey: join(pki, 'sa.key'),
   serviceAccountPublicKey: join(pki, 'sa.pub'),

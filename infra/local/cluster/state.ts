@@ -1,4 +1,4 @@
-// The record of a running local control plane: where its binaries are, its ports, the admin's token
+// The record of a running local control plane: where its binaries are, its ports, the tokens
 // and the process of each component. `down` and the tests read it; only what `up` recorded is stopped.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { clusterFiles } from './layout.js';
@@ -11,6 +11,8 @@ export interface ClusterState {
   server: string;
   kubeconfig: string;
   adminToken: string;
+  /** The static token of the functions' identity (credentials.ts, reconcilerUser). */
+  reconcilerToken: string;
   pids: Partial<Record<Component, number>>;
   /** The scheduler's and KWOK's are their health and metrics endpoints. */
   ports: { etcdClient: number; etcdPeer: number; apiserver: number; scheduler: number; kwok: number };
