@@ -1,6 +1,6 @@
-// The control plane's credentials, written once per `up`: the static bearer tokens of the admin and
-// of the functions' identity, and the service-account signing key pair. The apiserver makes its own
-// serving certificate.
+// The control plane's credentials, written once per `up`: the static bearer tokens (the admin's,
+// the functions' identity's and the node components') and the service-account signing key pair.
+// Certificates are pki.ts's.
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { clusterFiles } from './layout.js';
@@ -12,11 +12,12 @@ import { clusterFiles } from './layout.js';
  */
 export const reconcilerUser = { name: 'stimulated-peering-reconciler', group: 'stimulated-peering:reconciler' } as const;
 
-export function writeCredentials(tokens: { admin: string; reconciler: string }): void {
+/** `otherTokens`: more lines of the token file (token,user,uid,"groups"). */
+export function writeCredentials(tokens: { admin: string; reconciler: string }, otherTokens = ''): void {
   mkdirSync(clusterFiles.pki, { recursive: true });
   // The admin is in system:masters; the other components act as it too.
   const lines = [`${tokens.admin},admin,admin-uid,"system:masters"`, `${tokens.reconciler},${reconcilerUser.name},reconciler-uid,"${reconcilerUser.group}"`];
-  writeFileSync(clusterFiles.tokens, `${lines.join('\n')}\n`, { mode: 0o600 });
+  writeFileSync(clusterFiles.tokens, `${lines.join('\n')}\n${otherTokens}`, { mode: 0o600 });
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   writeFileSync(clusterFiles.serviceAccountKey, privateKey.export({ type: 'pkcs1', format: 'pem' }), { mode: 0o600 });
   writeFileSync(clusterFiles.serviceAccountPublicKey, publicKey.export({ type: 'spki', format: 'pem' }));

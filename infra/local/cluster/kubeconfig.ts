@@ -1,5 +1,5 @@
-// The kubeconfigs of the local control plane, trusting the certificate the apiserver made: the
-// admin's, and the functions' identity's (group stimulated-peering:reconciler).
+// The kubeconfigs of the local control plane, trusting the cluster's CA: the admin's, and the
+// functions' identity's (group stimulated-peering:reconciler).
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { reconcilerUser } from './credentials.js';
@@ -9,7 +9,7 @@ import type { ClusterState } from './state.js';
 function kubeConfigFor(server: string, user: string, token: string): KubeConfig {
   const config = new KubeConfig();
   config.loadFromOptions({
-    clusters: [{ name: 'local', server, caData: readFileSync(clusterFiles.apiserverCertificate).toString('base64') }],
+    clusters: [{ name: 'local', server, caData: readFileSync(clusterFiles.ca).toString('base64') }],
     users: [{ name: user, token }],
     contexts: [{ name: 'local', cluster: 'local', user, namespace: 'default' }],
     currentContext: 'local',
