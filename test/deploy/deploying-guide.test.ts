@@ -6,6 +6,33 @@ import { describe, expect, it } from 'vitest';
 import { cliCommands, cliProblems, xformName } from './aws-cli.js';
 
 const GUIDE = readFileSync(new URL('../../docs/deploying.md', import.meta.url), 'utf8');
+/** What the reader's shell has before the guide sets anything. */
+const SHELL_ENVIRONMENT = ['HOME', 'PWD', 'PATH'];
+
+/**
+ * The shell variables and functions the guide's commands use before any earlier command (in the
+ * guide's order, code blocks and inline code alike) sets them: `NAME=...`, `read -r A B`, `name() {`.
+ */
+function usedBeforeSet(markdown: string): string[] {
+  const set = new Set(SHELL_ENVIRONMENT);
+  const problems: string[] = [];
+  for (const [, block, inline] of markdown.matchAll(/```sh\n([\s\S]*?)```|`([^`\n]+)`/g)) {
+    // Single-quoted text is not expanded; a heredoc's text is checked like the rest.
+    const code = (block ?? inline!).replace(/'[^'\n]*'/g, "''");
+    const events = [
+      ...[...code.matchAll(/(?<![\w-])([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => ({ at: m.index + m[0].length, kind: 'set', name: m[1]! })),
+      ...[...code.matchAll(/\bread -r ((?:[A-Z_][A-Z0-9_]* ?)+)/g)].flatMap((m) => m[1]!.trim().split(' ').map((name) => ({ at: m.index, kind: 'set', name }))),
+      ...[...code.matchAll(/^([a-z_]+)\(\) \{/gm)].map((m) => ({ at: m.index, kind: 'set', name: `${m[1]}()` })),
+      ...[...code.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => ({ at: m.index, kind: 'use', name: m[1]! })),
+      ...[...code.matchAll(/\$\((output) /g)].map((m) => ({ at: m.index, kind: 'use', name: `${m[1]}()` })),
+    ].sort((x, y) => x.at - y.at);
+    for (const { kind, name } of events) {
+      if (kind === 'set') set.add(name);
+      else if (!set.has(name)) problems.push(`${name} in: ${code.trim().split('\n')[0]}`);
+    }
+  }
+  return [...new Set(problems)];
+}
 
 describe('docs/deploying.md', () => {
   const commands = cliCommands(GUIDE);
@@ -19,6 +46,10 @@ describe('docs/deploying.md', () => {
     console.info(`${commands.length} aws commands (${services.join(', ')}), ${commands.reduce((sum, c) => sum + c.options.length, 0)} options checked`);
   });
 
+  it('sets every shell variable and function before a command uses it, in the order a reader runs them', () => {
+    expect(usedBeforeSet(GUIDE)).toEqual([]);
+  });
+
   it('asks the deployer only for IAM actions that exist', async () => {
     const section = GUIDE.slice(GUIDE.indexOf("### The deployer's permissions"), GUIDE.indexOf('## 1. Prepare the cluster'));
     const named = [...section.matchAll(/`([a-z0-9-]+):([A-Za-z]+)`/g)].map(([, service, action]) => [service!, action!] as const);
@@ -28,6 +59,15 @@ describe('docs/deploying.md', () => {
 
     expect(named.length).toBeGreaterThan(100);
     expect(unknown).toEqual([]);
+  });
+});
+
+describe('the order check', () => {
+  it('reports a variable used before the step that sets it', () => {
+    expect(usedBeforeSet('```sh\naws ec2 authorize-security-group-ingress --source-group "$FUNCTIONS_SG"\nFUNCTIONS_SG=$(aws ec2 create-security-group)\n```')).toEqual([
+      'FUNCTIONS_SG in: aws ec2 authorize-security-group-ingress --source-group "$FUNCTIONS_SG"',
+    ]);
+    expect(usedBeforeSet('```sh\nX=$(output Bus)\noutput() { echo; }\n```')).toEqual(['output() in: X=$(output Bus)']);
   });
 });
 
