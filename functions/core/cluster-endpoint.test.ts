@@ -270,6 +270,7 @@ describe('a kubeconfig', () => {
       ['a proxy', proxied, { token: 't' }, /cluster "test" sets proxy-url, which is not supported/],
       ['an interactive-only exec plugin', trusted, exec('aws', { interactiveMode: 'Always' }), /interactiveMode Always, and this process has no terminal/],
       ['an exec plugin of a removed API version', trusted, exec('aws', { apiVersion: 'client.authentication.k8s.io/v1alpha1' }), /apiVersion "client.authentication.k8s.io\/v1alpha1"; supported: /],
+      ['a v1 exec plugin that does not say its interactiveMode, as client-go requires', trusted, exec('aws', { interactiveMode: undefined }), /interactiveMode "": it must be Never, IfAvailable or Always/],
     ])('refuses %s by name before any request', (_what, cluster, user, message) => {
       expect(() => clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig(cluster(), user) })).toThrow(message);
       expect(server.requests).toEqual([]);

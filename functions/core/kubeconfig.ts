@@ -164,7 +164,12 @@ function refuseUnsupportedExec(inUser: string, exec: ExecConfig): void {
   if (!exec.apiVersion || !EXEC_API_VERSIONS.includes(exec.apiVersion)) {
     throw new KubeconfigError(`${inUser}'s exec plugin has apiVersion ${JSON.stringify(exec.apiVersion ?? '')}; supported: ${EXEC_API_VERSIONS.join(', ')}`);
   }
-  if (exec.interactiveMode === 'Always') {
+  // client-go defaults a v1beta1 plugin's mode to IfAvailable and requires v1 to say it.
+  const mode = exec.interactiveMode ?? (exec.apiVersion === 'client.authentication.k8s.io/v1beta1' ? 'IfAvailable' : undefined);
+  if (!mode || !['Never', 'IfAvailable', 'Always'].includes(mode)) {
+    throw new KubeconfigError(`${inUser}'s exec plugin has interactiveMode ${JSON.stringify(mode ?? '')}: it must be Never, IfAvailable or Always (required with ${exec.apiVersion})`);
+  }
+  if (mode === 'Always') {
     throw new KubeconfigError(`${inUser}'s exec plugin has interactiveMode Always, and this process has no terminal: it cannot support interactive mode`);
   }
 }
