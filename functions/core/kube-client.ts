@@ -213,8 +213,9 @@ export class KubeClient {
       timer = setTimeout(() => idle.abort(), options.idleTimeoutMs);
     };
     const pool = this.pool();
-    const token = await this.endpoint.token?.();
+    let token: string | undefined;
     try {
+      token = await this.endpoint.token?.();
       const response = await this.send(path, options, either(options.signal, idle.signal), pool, token);
       if ((response.statusCode ?? 0) >= 300) await answer(what, response);
       await forEachLine(response, options.onLine, alive);
