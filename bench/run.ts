@@ -11,6 +11,7 @@ import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
 import { benchReconcile } from './reconcile.js';
 import { benchResync } from './resync.js';
+import { benchThaw } from './thaw.js';
 
 const small = process.env.BENCH_SCALE === 'small';
 const external = process.env.TEST_KUBECONFIG;
@@ -19,6 +20,8 @@ const external = process.env.TEST_KUBECONFIG;
 const asFunctions = () => functionsKubeconfig(external) ?? (external as string);
 const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, number>>]> = [
   ['bundle', () => benchBundle()],
+  // A loopback server of its own: what a thawed invocation pays for a connection that died frozen.
+  ['thaw', () => benchThaw(small ? 5 : 20)],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['ceilings', (kubeconfig) => benchCeilings(kubeconfig, small ? 200 : 1000)],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, asFunctions(), small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],

@@ -80,4 +80,10 @@ export class EksTokenSource implements TokenSource {
     this.current = await this.pending;
     return this.current.token;
   }
+
+  /** The API server refused `token` (a clock off by minutes): the next caller signs a new one. */
+  rejected(token: string): boolean {
+    if (this.current?.token === token) this.current = undefined;
+    return true;
+  }
 }

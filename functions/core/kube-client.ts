@@ -8,7 +8,7 @@ import { RateLimiter, type RateLimit } from './rate-limiter.js';
 
 /** Where the API server is and how to prove who we are to it. */
 export interface ClusterEndpoint {
-  /** `https://host:port` (or `http://` for a local proxy). */
+  /** `https://host:port`, perhaps with a path every request goes under (Rancher's `/k8s/clusters/c-x`); `http://` for a local proxy. */
   server: string;
   ca?: string | Buffer;
   cert?: string | Buffer;
@@ -17,6 +17,10 @@ export interface ClusterEndpoint {
   tlsServerName?: string;
   /** The bearer token for the next request, when the cluster takes one; asked for every request. */
   token?: () => Promise<string | undefined>;
+  /** The API server answered 401 to `token`: true when `token()` may now give another, worth one more try. */
+  tokenRejected?: (token: string) => boolean;
+  /** Sent with every request (impersonation). */
+  headers?: Record<string, string | string[]>;
 }
 
 /** The `Status` object the API server answers a failure with. */
@@ -82,6 +86,8 @@ export interface KubeClientOptions {
   rateLimit?: RateLimit;
   /** A request with no answer after this long fails with NoAnswerError and the pool is replaced. */
   timeoutMs: number;
+  /** Connections idle for longer than this are not reused; IDLE_CONNECTION_MS unless set. */
+  idleConnectionMs?: number;
   userAgent?: string;
 }
 
@@ -89,6 +95,16 @@ export const PatchType = {
   apply: 'application/apply-patch+yaml',
   merge: 'application/merge-patch+json',
 } as const;
+
+/**
+ * Kept-alive connections unused for this long are closed rather than reused. A Lambda function is
+ * frozen between invocations: the API server closes a connection idle for 90 s, and a NAT or load
+ * balancer forgets one after some minutes, but a frozen process notices neither, and on thaw may
+ * send its next request on a dead connection (a reset, or no answer until the request timeout).
+ * A third of the API server's idle timeout: a busy function keeps its connections, a thawed one
+ * pays a new TLS handshake instead.
+ */
+export const IDLE_CONNECTION_MS = 30_000;
 
 function describeRequest(method: string, path: string): string {
   return `${method} ${path}`;
@@ -98,6 +114,8 @@ export class KubeClient {
   private agent: HttpAgent;
   private readonly limiter?: RateLimiter;
   private readonly base: URL;
+  /** When a request last started or ended, to know when the pool's connections have sat idle. */
+  private lastActive = 0;
   /** Requests sent so far, for metrics and benchmarks. */
   requestCount = 0;
 
@@ -112,7 +130,7 @@ export class KubeClient {
 
   /** A client for the same cluster acting with another token (tests and restricted identities). */
   withToken(token: string): KubeClient {
-    const { cert: _cert, key: _key, ...endpoint } = this.endpoint;
+    const { cert: _cert, key: _key, tokenRejected: _rejected, headers: _impersonation, ...endpoint } = this.endpoint;
     return new KubeClient({ ...endpoint, token: async () => token }, this.options);
   }
 
@@ -137,20 +155,48 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  /** One request; resolves with the parsed JSON answer (undefined when empty), or the text of another kind of answer. */
+  /**
+   * One request; resolves with the parsed JSON answer (undefined when empty), or the text of another
+   * kind of answer. A 401 to a token its source can replace (an exec plugin's token without an
+   * expiry, a rotated token file) is tried once more with the next token, as client-go refreshes.
+   */
   async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const token = await this.endpoint.token?.();
+    try {
+      return await this.requestWith<T>(path, options, token);
+    } catch (error) {
+      if (!this.rejected(error, token)) throw error;
+      return this.requestWith<T>(path, options, await this.endpoint.token?.());
+    }
+  }
+
+  /** Tells the token source of a 401 to `token`; true when a new token is worth a try. */
+  private rejected(error: unknown, token: string | undefined): boolean {
+    return error instanceof ApiError && error.code === 401 && token !== undefined && this.endpoint.tokenRejected?.(token) === true;
+  }
+
+  private async requestWith<T>(path: string, options: RequestOptions, token: string | undefined): Promise<T> {
     const what = describeRequest(options.method ?? 'GET', path);
     await this.limiter?.acquire();
     // Counted from when the rate limit lets the request go, so waiting for a token never times it out.
     const timeoutMs = options.timeoutMs ?? this.options.timeoutMs;
     const deadline = AbortSignal.timeout(timeoutMs);
-    const pool = this.agent;
+    const pool = this.pool();
     try {
-      const response = await this.send(path, options, either(options.signal, deadline), pool);
+      const response = await this.send(path, options, either(options.signal, deadline), pool, token);
       return await answer<T>(what, response);
     } catch (error) {
       throw this.noAnswer(error, what, { deadline, ms: timeoutMs, pool });
+    } finally {
+      this.lastActive = Date.now();
     }
+  }
+
+  /** The pool for the next request: a fresh one when the current one's connections sat idle too long. */
+  private pool(): HttpAgent {
+    if (Date.now() - this.lastActive > (this.options.idleConnectionMs ?? IDLE_CONNECTION_MS)) this.resetConnections();
+    this.lastActive = Date.now();
+    return this.agent;
   }
 
   /**
@@ -166,15 +212,20 @@ export class KubeClient {
       clearTimeout(timer);
       timer = setTimeout(() => idle.abort(), options.idleTimeoutMs);
     };
-    const pool = this.agent;
+    const pool = this.pool();
+    let token: string | undefined;
     try {
-      const response = await this.send(path, options, either(options.signal, idle.signal), pool);
+      token = await this.endpoint.token?.();
+      const response = await this.send(path, options, either(options.signal, idle.signal), pool, token);
       if ((response.statusCode ?? 0) >= 300) await answer(what, response);
       await forEachLine(response, options.onLine, alive);
     } catch (error) {
+      // The caller starts the watch again; with a new token, if its source has one.
+      this.rejected(error, token);
       throw this.noAnswer(error, what, { deadline: idle.signal, ms: options.idleTimeoutMs, pool });
     } finally {
       clearTimeout(timer);
+      this.lastActive = Date.now();
     }
   }
 
@@ -184,14 +235,15 @@ export class KubeClient {
     return new HttpsAgent({ keepAlive: true, ca, cert, key, rejectUnauthorized: !insecureSkipTlsVerify, servername: tlsServerName });
   }
 
-  private async send(path: string, options: RequestOptions, signal: AbortSignal, pool: HttpAgent): Promise<IncomingMessage> {
+  private async send(path: string, options: RequestOptions, signal: AbortSignal, pool: HttpAgent, token: string | undefined): Promise<IncomingMessage> {
     this.requestCount++;
-    const url = new URL(path, this.base);
+    // Under the server's own path, if it has one: `new URL('/api', base)` would drop it.
+    const url = new URL(this.base.pathname.replace(/\/+$/, '') + path, this.base);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const headers = this.headers(options, await this.endpoint.token?.(), body);
+    const headers = this.headers(options, token, body);
     const send = url.protocol === 'http:' ? httpRequest : httpsRequest;
     return new Promise((resolve, reject) => {
       const request = send(url, { method: options.method ?? 'GET', headers, agent: pool, signal }, resolve);
@@ -200,8 +252,8 @@ export class KubeClient {
     });
   }
 
-  private headers(options: RequestOptions, token: string | undefined, body: string | undefined): Record<string, string> {
-    const headers: Record<string, string> = { accept: options.accept ?? 'application/json', 'user-agent': this.options.userAgent ?? 'stimulated-peering' };
+  private headers(options: RequestOptions, token: string | undefined, body: string | undefined): Record<string, string | string[]> {
+    const headers: Record<string, string | string[]> = { ...this.endpoint.headers, accept: options.accept ?? 'application/json', 'user-agent': this.options.userAgent ?? 'stimulated-peering' };
     if (token) headers.authorization = `Bearer ${token}`;
     if (body !== undefined) {
       headers['content-type'] = options.contentType ?? 'application/json';

@@ -86,9 +86,11 @@ function expectations(template: Template, variant: PackageVariant) {
       anyResource: inVpc ? { actions: [...NETWORK_INTERFACE_ACTIONS, ...NETWORK_DESCRIBE_ACTIONS], why: 'AWSLambdaVPCAccessExecutionRole' } : undefined,
     },
     ResyncSchedulerRole: {
-      calls: [call('lambda:InvokeFunction', arn('ResyncLambdaFunction'))],
+      calls: [call('lambda:InvokeFunction', arn('ResyncLambdaFunction')), call('sqs:SendMessage', arn('ResyncScheduleDeadLetterQueue'))],
       nearMisses: [
         call('lambda:InvokeFunction', arn('ReconcileLambdaFunction')),
+        call('sqs:SendMessage', arn('ResyncFailedInvocationsQueue')),
+        call('sqs:ReceiveMessage', arn('ResyncScheduleDeadLetterQueue')),
         call('lambda:UpdateFunctionCode', arn('ResyncLambdaFunction')),
         call('lambda:UpdateFunctionConfiguration', arn('ResyncLambdaFunction')),
         call('iam:PassRole', arn('ResyncRole')),

@@ -52,3 +52,21 @@ describe('the resync period', () => {
     expect(() => rateSeconds('rate(9 hours)')).toThrow(/longer than the 8 hours/);
   });
 });
+
+describe('the parameters checked when packaging', () => {
+  const { paramProblems } = createRequire(import.meta.url)('../../infra/serverless/params.cjs') as { paramProblems(params: Record<string, string>): string[] };
+  const eks = { clusterAccess: 'eks', clusterName: 'c', clusterEndpoint: 'https://c', clusterCa: 'Y2E=', kubeconfigSecretArn: '', subnetIds: '', securityGroupIds: '', busName: 'stimulated-peering-prod' };
+
+  it('pass serverless.yml’s defaults with an EKS cluster named, and a bus name of exactly 48 characters', () => {
+    expect(paramProblems(eks)).toEqual([]);
+    expect(paramProblems({ ...eks, busName: `stimulated-peering-${'s'.repeat(29)}` })).toEqual([]);
+  });
+
+  it('refuse security groups without subnets, which would be silently ignored', () => {
+    expect(paramProblems({ ...eks, securityGroupIds: 'sg-1' })).toEqual(['securityGroupIds is set without subnetIds: the functions need both to run in a VPC']);
+  });
+
+  it('refuse an unknown cluster access mode', () => {
+    expect(paramProblems({ ...eks, clusterAccess: 'iam' })).toEqual(['clusterAccess must be eks, secret or (offline only) kubeconfig, not "iam"']);
+  });
+});

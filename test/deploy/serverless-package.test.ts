@@ -172,7 +172,7 @@ describe('osls package', () => {
     it('encrypts every queue at rest', () => {
       const queues = resourcesOfType(template, 'AWS::SQS::Queue');
 
-      expect(queues.map(([id]) => id).sort()).toEqual(['ReconcileDeadLetterQueue', 'ReconcileQueue', 'ResyncFailedInvocationsQueue', 'RuleDeadLetterQueue']);
+      expect(queues.map(([id]) => id).sort()).toEqual(['ReconcileDeadLetterQueue', 'ReconcileQueue', 'ResyncFailedInvocationsQueue', 'ResyncScheduleDeadLetterQueue', 'RuleDeadLetterQueue']);
       for (const [, queue] of queues) expect(queue.Properties.SqsManagedSseEnabled).toBe(true);
     });
   });
@@ -189,14 +189,23 @@ describe('osls package', () => {
       expect(input['detail-type']).toBe(DetailType.ResyncRequested);
     });
 
-    it('uses a role of its own, trusted by EventBridge Scheduler alone, that may invoke the resync function and nothing else', () => {
+    it('uses a role of its own, trusted by EventBridge Scheduler alone, that may invoke the resync function and dead-letter what it could not invoke', () => {
       const roleId = schedule().Target.RoleArn['Fn::GetAtt'][0];
+      const deadLetters = queueBehind(schedule().Target.DeadLetterConfig.Arn);
 
       expect(roleId).not.toBe(FUNCTIONS.resync.role);
       expect(allowed(`${roleId} trust`).map(({ statement }) => statement.Principal)).toEqual([{ Service: 'scheduler.amazonaws.com' }]);
       expect(allowed(`${roleId}/`).map(({ statement }) => statement)).toEqual([
         expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: getAtt(FUNCTIONS.resync.logicalId, 'Arn') }),
+        expect.objectContaining({ Action: 'sqs:SendMessage', Resource: getAtt(deadLetters, 'Arn') }),
       ]);
+    });
+
+    it('retries an invocation Lambda refused for one resync period, then dead-letters it in a queue of its own', () => {
+      const { RetryPolicy, DeadLetterConfig } = schedule().Target;
+
+      expect(RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 7 * 60, MaximumRetryAttempts: 10 });
+      expect(queueBehind(DeadLetterConfig.Arn)).toBe('ResyncScheduleDeadLetterQueue');
     });
   });
 
@@ -207,7 +216,7 @@ describe('osls package', () => {
     const resyncPeriod = 7 * 60;
 
     it('fire on any message in a dead-letter queue', () => {
-      for (const queue of ['RuleDeadLetterQueue', 'ReconcileDeadLetterQueue', 'ResyncFailedInvocationsQueue']) {
+      for (const queue of ['RuleDeadLetterQueue', 'ReconcileDeadLetterQueue', 'ResyncFailedInvocationsQueue', 'ResyncScheduleDeadLetterQueue']) {
         expect(alarms()).toContainEqual(
           expect.objectContaining({
             Namespace: 'AWS/SQS',
@@ -240,16 +249,21 @@ describe('osls package', () => {
       });
     });
 
-    it('fire when no resync has reported for three resync periods', () => {
-      expect(resyncMetric('ResyncChecked')).toMatchObject({
+    it('notify when no resync has reported for three resync periods, and not before the first resync ran', () => {
+      const alarm = resyncMetric('ResyncChecked');
+
+      expect(alarm).toMatchObject({
         Namespace: 'StimulatedPeering',
         Statistic: 'SampleCount',
         Period: resyncPeriod,
         EvaluationPeriods: 3,
         Threshold: 1,
         ComparisonOperator: 'LessThanThreshold',
-        TreatMissingData: 'breaching',
       });
+      // Missing data counted as breaching would be ALARM from creation until the first run; left
+      // missing, three periods without a run turn the alarm INSUFFICIENT_DATA, which notifies.
+      expect(alarm.TreatMissingData).toBe('missing');
+      expect(alarm.InsufficientDataActions).toEqual(alarm.AlarmActions);
     });
   });
 
