@@ -18,6 +18,8 @@ export interface LocalBusOptions {
   eventSource: EventSourceSettings;
   invoke: Invoke;
   onInvocation?: (report: InvocationReport) => void;
+  /** The address its PutEvents endpoint listens on; loopback by default. */
+  host?: string;
 }
 
 /** What the benchmark and the progress view read. */
@@ -52,7 +54,7 @@ export class LocalBus {
 
   static async start(options: LocalBusOptions): Promise<LocalBus> {
     const bus = new LocalBus(options);
-    bus.server = await PutEventsServer.start((entries) => bus.put(entries));
+    bus.server = await PutEventsServer.start((entries) => bus.put(entries), options.host);
     return bus;
   }
 
