@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../cluster/layout.js';
-import { assembleRootfs, nodeBinary, sharedLibraries, type ImageSource } from './rootfs.js';
+import { assembleRootfs, contentKey, nodeBinary, sharedLibraries, type ImageSource } from './rootfs.js';
 import { forwarderImage, nodePath, peerServerImage } from './specs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rootfs-'));
@@ -24,8 +24,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs `command` in the image as its user, with the image's environment and `env`. */
 function run(image: ImageSource, command: string[], env: Record<string, string> = {}) {
-  const environment = Object.fromEntries(image.config.Env.map((entry) => entry.split(/=(.*)/s).slice(0, 2)));
-  const child = spawn('chroot', [`--userspec=${image.config.User}`, image.rootfs, ...command], { env: { ...environment, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const environment = Object.fromEntries(image.config.env.map((entry) => entry.split(/=(.*)/s).slice(0, 2)));
+  const child = spawn('chroot', [`--userspec=${image.config.user}`, image.rootfs, ...command], { env: { ...environment, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (text: string) => (output.stdout += text));
   child.stderr.setEncoding('utf8').on('data', (text: string) => (output.stderr += text));
@@ -40,6 +40,13 @@ describe('assembleRootfs', () => {
     expect(statSync(join(peer.rootfs, nodePath)).size).toBe(statSync(nodeBinary()).size);
     for (const library of libraries) expect(existsSync(join(peer.rootfs, library)), library).toBe(true);
     expect(libraries.some((library) => library.includes('ld-linux'))).toBe(true);
+  });
+
+  it('gives the same content key to the same inputs, and another to another configuration', async () => {
+    const again = await assembleRootfs(peerServerImage, join(dir, 'peer-server-again'));
+
+    expect(again.contentKey).toBe(peer.contentKey);
+    expect(contentKey(peer.rootfs, { ...peer.config, user: '1001:1001' })).not.toBe(peer.contentKey);
   });
 
   it('names the unprivileged user, and leaves /tmp writable by all', () => {
@@ -61,7 +68,7 @@ describe('assembleRootfs', () => {
 
 describe('the peer server image', () => {
   it('serves /ping from its entry point, answers the curl stand-in inside the image, and stops on SIGTERM', async () => {
-    const server = run(peer, peer.config.Entrypoint, { LISTEN_HOST: '127.0.0.1', PORT: '0', HOSTPORTS_FILE: '/tmp/hostports' });
+    const server = run(peer, peer.config.entrypoint, { LISTEN_HOST: '127.0.0.1', PORT: '0', HOSTPORTS_FILE: '/tmp/hostports' });
     const port = await new Promise<string>((resolve, reject) => {
       createInterface({ input: server.child.stdout }).on('line', (line) => {
         const found = /Listening on 127\.0\.0\.1:(\d+);/.exec(line)?.[1];
@@ -82,7 +89,7 @@ describe('the peer server image', () => {
 
 describe('the forwarder image', () => {
   it('loads its bundle with every dependency and fails fast naming the settings it lacks', async () => {
-    const { code, stderr } = await run(forwarder, forwarder.config.Entrypoint).exited;
+    const { code, stderr } = await run(forwarder, forwarder.config.entrypoint).exited;
 
     expect(code).toBe(1);
     expect(stderr).toContain('ConfigurationError');

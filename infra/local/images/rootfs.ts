@@ -7,7 +7,8 @@
 // No CA bundle: Node.js verifies TLS with the root certificates compiled into it, and the
 // forwarder's connection to the apiserver uses the service account's ca.crt explicitly.
 import { execFile } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -20,6 +21,8 @@ export interface ImageSource {
   /** The root filesystem's folder. */
   rootfs: string;
   config: ImageConfig;
+  /** A digest of the configuration and of every path, mode and content of the rootfs: the same inputs, the same key. */
+  contentKey: string;
 }
 
 /** The Node.js binary of the npm `node` package, as `npm run` finds it. */
@@ -76,6 +79,22 @@ function writeEtc(rootfs: string, user: ImageSpec['user']): void {
   writeFileSync(join(etc, 'hosts'), '127.0.0.1 localhost\n::1 localhost\n');
 }
 
+/** Hashes the configuration and the tree: each path, its mode and its content, in path order. */
+export function contentKey(rootfs: string, config: ImageConfig): string {
+  const hash = createHash('sha256').update(JSON.stringify(config));
+  const walk = (relative: string) => {
+    for (const name of readdirSync(join(rootfs, relative)).sort()) {
+      const path = join(relative, name);
+      const status = lstatSync(join(rootfs, path));
+      hash.update(`\0${path}\0${status.mode}\0`);
+      if (status.isDirectory()) walk(path);
+      else hash.update(readFileSync(join(rootfs, path)));
+    }
+  };
+  walk('');
+  return hash.digest('hex');
+}
+
 /** Writes `spec`'s root filesystem into `rootfs` (emptied first) and returns what the image tool needs. */
 export async function assembleRootfs(spec: ImageSpec, rootfs: string): Promise<ImageSource> {
   rmSync(rootfs, { recursive: true, force: true });
@@ -87,5 +106,5 @@ export async function assembleRootfs(spec: ImageSpec, rootfs: string): Promise<I
   writeEtc(rootfs, spec.user);
   for (const dir of ['tmp', 'app', 'proc', 'sys', 'dev']) mkdirSync(join(rootfs, dir), { recursive: true });
   chmodSync(join(rootfs, 'tmp'), 0o1777);
-  return { reference: spec.reference, rootfs, config: spec.config };
+  return { reference: spec.reference, rootfs, config: spec.config, contentKey: contentKey(rootfs, spec.config) };
 }

@@ -78,15 +78,15 @@ describe.each(images.map((spec) => [spec.name, spec] as const))('the %s image', 
   const dockerfile = readDockerfile(spec.dockerfile);
 
   it('has the entry point, user, ports and working directory of its Dockerfile', () => {
-    expect(spec.config.Entrypoint).toEqual(dockerfile.entrypoint);
-    expect(spec.config.User).toBe(dockerfile.user);
-    expect(Object.keys(spec.config.ExposedPorts)).toEqual(dockerfile.expose);
-    expect(spec.config.WorkingDir).toBe(dockerfile.workdir);
+    expect(spec.config.entrypoint).toEqual(dockerfile.entrypoint);
+    expect(spec.config.user).toBe(dockerfile.user);
+    expect(spec.config.exposedPorts).toEqual(dockerfile.expose);
+    expect(spec.config.workingDir).toBe(dockerfile.workdir);
   });
 
   it("has its Dockerfile's environment, and a PATH on which the entry point finds node as in the node image", () => {
-    expect(spec.config.Env.filter((entry) => !entry.startsWith('PATH='))).toEqual(dockerfile.env);
-    expect(spec.config.Env.find((entry) => entry.startsWith('PATH='))).toContain('/usr/local/bin');
+    expect(spec.config.env.filter((entry) => !entry.startsWith('PATH='))).toEqual(dockerfile.env);
+    expect(spec.config.env.find((entry) => entry.startsWith('PATH='))).toContain('/usr/local/bin');
   });
 
   it('bundles what its Dockerfile bundles, with the same esbuild settings, to the same paths', () => {

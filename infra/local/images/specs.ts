@@ -20,14 +20,15 @@ export interface Bundle {
   mode: number;
 }
 
-/** The image configuration, as OCI's image-spec names its fields. */
+/** The image configuration, in the image tool's JSON (infra/local/cluster/nodetools/oci-image). */
 export interface ImageConfig {
-  User: string;
-  Env: string[];
-  Entrypoint: string[];
-  WorkingDir: string;
-  ExposedPorts: Record<string, Record<string, never>>;
-  Labels: Record<string, string>;
+  user: string;
+  env: string[];
+  entrypoint: string[];
+  workingDir: string;
+  /** `8080/tcp` */
+  exposedPorts: string[];
+  labels: Record<string, string>;
 }
 
 export interface ImageSpec {
@@ -58,12 +59,12 @@ function image(name: ImageSpec['name'], bundles: Bundle[], user: ImageSpec['user
     bundles,
     user,
     config: {
-      User: `${user.uid}:${user.gid}`,
-      Env: [path, ...env],
-      Entrypoint: ['node', main.path],
-      WorkingDir: '/app',
-      ExposedPorts: { '8080/tcp': {} },
-      Labels: { 'org.opencontainers.image.title': `stimulated-peering ${name}`, 'org.opencontainers.image.version': imageVersion },
+      user: `${user.uid}:${user.gid}`,
+      env: [path, ...env],
+      entrypoint: ['node', main.path],
+      workingDir: '/app',
+      exposedPorts: ['8080/tcp'],
+      labels: { 'org.opencontainers.image.title': `stimulated-peering ${name}`, 'org.opencontainers.image.version': imageVersion },
     },
   };
 }
