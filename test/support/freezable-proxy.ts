@@ -67,7 +67,7 @@ export class FreezableProxy {
   /** A copy of the kubeconfig at `path` whose server is this proxy. */
   kubeconfigFor(path: string): string {
     const original = readFileSync(path, 'utf8');
-    const rewritten = original.replace(/server: https:\/\/127\.0\.0\.1:\d+/, `server: https://127.0.0.1:${this.port}`);
+    const rewritten = original.replace(/server: https:\/\/[^\s/]+:\d+/, `server: https://127.0.0.1:${this.port}`);
     const copy = join(tmpdir(), `kubeconfig-proxy-${this.port}`);
     writeFileSync(copy, rewritten, { mode: 0o600 });
     return copy;

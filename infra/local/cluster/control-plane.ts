@@ -1,9 +1,10 @@
-// The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK,
-// each a process of the binaries build.sh builds. `up` starts them on free loopback ports and waits
-// until a fake node is Ready; `down` stops exactly the processes `up` recorded.
-import { CoreV1Api, Health } from '@kubernetes/client-node';
+// The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, KWOK and a real
+// node (node.ts), each a process of the binaries build.sh builds. `up` starts them on free ports
+// and waits until the fake node and the real one are Ready; `down` stops exactly the processes `up`
+// recorded and takes the real node's namespace and cgroups away.
+import { CoreV1Api, Health, KubernetesObjectApi } from '@kubernetes/client-node';
 import { execFileSync } from 'node:child_process';
-import { randomBytes, X509Certificate } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { clusterEndpoint } from '../../../functions/core/cluster-endpoint.js';
@@ -14,6 +15,11 @@ import { componentCommand, fakeNode, fakeNodeName } from './components.js';
 import { writeCredentials } from './credentials.js';
 import { adminKubeConfig, writeKubeconfig } from './kubeconfig.js';
 import { buildScript, clusterDir, clusterFiles } from './layout.js';
+import { createNodeHost, destroyNodeHost, joinNodeCgroup } from './node-host.js';
+import { loadPauseImage } from './images.js';
+import { ctr, nodeComponents, nodeCredentials, realNodeName, writeNodeConfig, type NodeComponent } from './node.js';
+import { writeCertificates } from './pki.js';
+import { corednsRbac, writeAdmissionConfig } from './placement.js';
 import { componentNames, forgetState, readState, writeState, type ClusterState, type Component } from './state.js';
 
 export class ClusterStartError extends Error {
@@ -76,14 +82,9 @@ function waitFor(state: ClusterState, component: Component, what: string, ready:
   });
 }
 
-/** Starts the apiserver and waits until it is ready; the kubeconfig trusts the certificate it made. */
+/** Starts the apiserver and waits until it is ready. */
 async function startApiserver(state: ClusterState, what: string): Promise<void> {
   start(state, 'kube-apiserver');
-  await waitFor(state, 'kube-apiserver', 'its serving certificate', async () => {
-    new X509Certificate(readFileSync(clusterFiles.apiserverCertificate));
-    return true;
-  });
-  writeKubeconfig(state);
   const health = new Health(adminKubeConfig(state));
   await waitFor(state, 'kube-apiserver', what, () => health.readyz({ signal: AbortSignal.timeout(5_000) }), 180_000);
 }
@@ -103,15 +104,25 @@ export async function up(log: (line: string) => void = () => {}): Promise<Cluste
   const [etcdClient, etcdPeer, apiserver, scheduler, kwok] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const state: ClusterState = {
     binDir,
-    server: `https://127.0.0.1:${apiserver}`,
+    server: '',
     kubeconfig: clusterFiles.kubeconfig,
     adminToken: randomBytes(24).toString('hex'),
     pids: {},
     ports: { etcdClient, etcdPeer, apiserver, scheduler, kwok },
   };
-  writeCredentials(state.adminToken);
 
   try {
+    log('creating the real node\'s network namespace');
+    // Recorded as soon as it exists, so that `down` removes it whatever fails next.
+    writeState(state);
+    state.node = createNodeHost();
+    state.server = `https://${state.node.hostIp}:${apiserver}`;
+    writeState(state);
+    writeCertificates(state.node.hostIp);
+    writeAdmissionConfig();
+    writeCredentials(state.adminToken, nodeCredentials(state));
+    writeKubeconfig(state);
+
     log('starting etcd');
     start(state, 'etcd');
     await waitFor(state, 'etcd', 'etcd to serve', async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok);
@@ -132,7 +143,9 @@ export async function up(log: (line: string) => void = () => {}): Promise<Cluste
     await waitFor(state, 'kube-controller-manager', 'the default service account', async () =>
       Boolean(await core.readNamespacedServiceAccount({ namespace: 'default', name: 'default' })),
     );
-    log(`control plane ready at ${state.server}; KUBECONFIG=${state.kubeconfig}`);
+    log('starting the real node: containerd, kubelet, kube-proxy, CoreDNS');
+    await startNode(state, core);
+    log(`cluster ready at ${state.server}; KUBECONFIG=${state.kubeconfig}`);
     return state;
   } catch (error) {
     await down();
@@ -173,10 +186,48 @@ export async function restartApiserver(downtimeMs = 0): Promise<void> {
   client.close();
 }
 
-/** Stops the processes `up` recorded, newest first, and nothing else. */
+/** Starts a node component, moved into the node's cgroup, and waits until it runs its own binary. */
+async function startNodeComponent(state: ClusterState, component: NodeComponent): Promise<void> {
+  start(state, component);
+  joinNodeCgroup(state.node!, state.pids[component]!);
+  // It starts as `ip netns exec` or `nsenter`, which become the component.
+  await waitUntil(`${component} to start`, async () => isRunning(state, component), {
+    timeoutMs: 10_000,
+    intervalMs: 20,
+    failure: (message) => new ClusterStartError(`${message}; last lines of ${logPath(component)}:\n${logTail(component)}`),
+  });
+}
+
+/** The real node, once the control plane serves: Ready, with CoreDNS and kube-proxy serving. */
+async function startNode(state: ClusterState, core: CoreV1Api): Promise<void> {
+  const host = state.node!;
+  writeNodeConfig(state, host);
+  const objects = KubernetesObjectApi.makeApiClient(adminKubeConfig(state));
+  for (const object of corednsRbac) await objects.create(object);
+  await startNodeComponent(state, 'containerd');
+  await waitFor(state, 'containerd', 'containerd to serve', async () => Boolean(ctr(state, ['version'])));
+  loadPauseImage(state);
+  for (const component of ['kubelet', 'kube-proxy', 'coredns'] as const) await startNodeComponent(state, component);
+  await waitFor(state, 'kubelet', `node ${realNodeName} to be Ready`, async () => {
+    const node = await core.readNode({ name: realNodeName });
+    return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+  });
+  await waitFor(state, 'coredns', 'CoreDNS to be ready', async () => (await fetch(`http://${host.nodeIp}:8181/ready`)).ok);
+  await waitFor(state, 'kube-proxy', 'kube-proxy to be healthy', async () => (await fetch(`http://${host.nodeIp}:10256/healthz`)).ok);
+}
+
+/** Stops the node's components, kills what they leave (containers, shims), and removes its namespace and cgroups. */
+async function stopNode(state: ClusterState): Promise<void> {
+  for (const component of [...nodeComponents].reverse()) await stopProcess(owned(state, component), 5_000);
+  if (state.node) await destroyNodeHost(state.node);
+}
+
+/** Stops the processes `up` recorded, newest first, and nothing else; then removes the node. */
 export async function down(): Promise<void> {
   const state = readState();
   if (!state) return;
-  for (const component of [...componentNames].reverse()) await stopProcess(owned(state, component));
+  await stopNode(state);
+  const controlPlane = componentNames.filter((name) => !(nodeComponents as readonly string[]).includes(name));
+  for (const component of controlPlane.reverse()) await stopProcess(owned(state, component));
   forgetState();
 }

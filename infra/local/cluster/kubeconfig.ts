@@ -1,4 +1,4 @@
-// The admin's kubeconfig for the local control plane, trusting the certificate the apiserver made.
+// The admin's kubeconfig for the local control plane, trusting the cluster's CA.
 import { dumpYaml, KubeConfig } from '@kubernetes/client-node';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { clusterFiles } from './layout.js';
@@ -7,7 +7,7 @@ import type { ClusterState } from './state.js';
 export function adminKubeConfig(state: Pick<ClusterState, 'server' | 'adminToken'>): KubeConfig {
   const config = new KubeConfig();
   config.loadFromOptions({
-    clusters: [{ name: 'local', server: state.server, caData: readFileSync(clusterFiles.apiserverCertificate).toString('base64') }],
+    clusters: [{ name: 'local', server: state.server, caData: readFileSync(clusterFiles.ca).toString('base64') }],
     users: [{ name: 'admin', token: state.adminToken }],
     contexts: [{ name: 'local', cluster: 'local', user: 'admin', namespace: 'default' }],
     currentContext: 'local',
