@@ -5,6 +5,7 @@
 // namespace, the ServiceAccount and the RBAC, which cost nothing.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { loadedContentKey, loadImage, realNodeNamespace, type ClusterState } from './cluster/index.js';
 import { repoRoot } from './cluster/layout.js';
 import { buildImage, forwarderImage, type ImageSource } from './images/index.js';
 
@@ -24,6 +25,20 @@ export interface ForwarderPodsOptions {
   /** Annotations of the forwarder's namespace: the cluster's way of sending its pods to the real node. */
   namespaceAnnotations: Record<string, string>;
   rolloutTimeoutSeconds?: number;
+}
+
+/** What the local stack needs to deploy the forwarder onto the local cluster's real node. */
+export function forwarderPodsSetup(state: ClusterState) {
+  if (!state.node) throw new Error('the local cluster has no real node to run the forwarder on');
+  return {
+    busHost: state.node.hostIp,
+    kubectl: join(state.binDir, 'kubectl'),
+    loadImage: async (source: ImageSource) => {
+      // The node keeps its images while it runs: an unchanged image is not loaded again.
+      if (loadedContentKey(state, source.reference) !== source.contentKey) loadImage(state, source);
+    },
+    namespaceAnnotations: realNodeNamespace(forwarderNamespace).metadata.annotations,
+  };
 }
 
 /**
@@ -53,8 +68,7 @@ export async function deployForwarderPods(options: ForwarderPodsOptions): Promis
   await options.kubectl(['-n', forwarderNamespace, 'rollout', 'status', `deployment/${forwarderDeployment}`, `--timeout=${options.rolloutTimeoutSeconds ?? 180}s`]);
 }
 
-/** Deletes the Deployment and waits for its pods to go. */
+/** Deletes the Deployment and waits for its pods to go (foreground: the Deployment goes last). */
 export async function removeForwarderPods(kubectl: ForwarderPodsOptions['kubectl']): Promise<void> {
-  await kubectl(['-n', forwarderNamespace, 'delete', 'deployment', forwarderDeployment, '--ignore-not-found', '--wait=true']);
-  await kubectl(['-n', forwarderNamespace, 'wait', '--for=delete', 'pod', '-l', `app.kubernetes.io/name=${forwarderDeployment}`, '--timeout=60s']);
+  await kubectl(['-n', forwarderNamespace, 'delete', 'deployment', forwarderDeployment, '--ignore-not-found', '--cascade=foreground', '--wait=true', '--timeout=90s']);
 }
