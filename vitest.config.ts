@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['functions/**/*.test.ts', 'infra/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['functions/**/*.test.ts', 'infra/**/*.test.ts', 'peer-server/**/*.test.ts', 'test/unit/**/*.test.ts'],
         },
       },
       {

@@ -9,9 +9,12 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { DetailType, reconcileRulePattern, SCHEDULER_SOURCE } from '../../functions/core/event-contract.js';
-import { LocalBus, type BusFigures } from './bus/bus.js';
+import { LocalBus, type BusEvent, type BusFigures } from './bus/bus.js';
 import type { InvocationReport } from './bus/event-source.js';
-import { repoRoot } from './cluster/layout.js';
+import { kubectlOk } from './cluster/kubectl.js';
+import { clusterDir, repoRoot } from './cluster/layout.js';
+import { deployForwarderPods, forwarderDeployment, forwarderNamespace, removeForwarderPods } from './forwarder-pods.js';
+import type { ImageSource } from './images/index.js';
 import { invokeFunction } from './lambda.js';
 import { freePort, stopProcess, waitUntil, type OwnedProcess } from './processes.js';
 import { readLocalStackSettings } from './settings.js';
@@ -47,6 +50,25 @@ export interface LocalStackOptions {
   onLine?: (line: StackLine) => void;
   /** Extra environment for the forwarder (e.g. PUBLISH_RATE). */
   forwarderEnv?: Record<string, string>;
+  /**
+   * Deploy the forwarder as users do, into the cluster's real node (two replicas, leader election,
+   * its ServiceAccount), instead of running it as a process on this host with the admin's
+   * kubeconfig. The bus then listens on `busHost`, the host's address that pods reach.
+   */
+  forwarderPods?: ForwarderPodsSetup;
+  /** Told of each event the bus accepts. */
+  onBusEvent?: (event: BusEvent) => void;
+}
+
+export interface ForwarderPodsSetup {
+  /** The host's address on the node's network: pods reach the bus there. */
+  busHost: string;
+  /** The kubectl binary. */
+  kubectl: string;
+  /** Loads an image into the node's container runtime (unless that image is loaded already). */
+  loadImage: (source: ImageSource) => Promise<void>;
+  /** What sends the pods of a namespace to the real node. */
+  namespaceAnnotations: Record<string, string>;
 }
 
 export class LocalStackError extends Error {
@@ -67,6 +89,7 @@ function portOpen(port: number): Promise<boolean> {
 export class LocalStack {
   private offline?: ChildProcess;
   private forwarder?: ChildProcess;
+  private forwarderDeployed = false;
   private forwarderHttpPort = 0;
   private bus?: LocalBus;
   private lambdaUrl = '';
@@ -90,9 +113,16 @@ export class LocalStack {
     }
   }
 
-  /** The forwarder's /healthz, /readyz and /metrics. */
+  /** The forwarder's /healthz, /readyz and /metrics (when it runs as a process). */
   get forwarderUrl(): string {
     return `http://127.0.0.1:${this.forwarderHttpPort}`;
+  }
+
+  /** Where the forwarder runs, in words. */
+  get forwarderPlace(): string {
+    return this.options.forwarderPods
+      ? `forwarder pods: kubectl -n ${forwarderNamespace} get deployment ${forwarderDeployment}`
+      : `forwarder process, metrics at ${this.forwarderUrl}/metrics`;
   }
 
   /** The emulated bus's PutEvents endpoint. */
@@ -150,32 +180,52 @@ export class LocalStack {
       eventSource: this.settings.eventSource,
       invoke: (event) => invokeFunction(this.lambdaUrl, reconcile, event, this.settings.functionTimeoutMs.reconcile!),
       onInvocation: (report) => this.options.onLine?.(busLine(report)),
+      host: this.options.forwarderPods?.busHost,
+      onEvent: this.options.onBusEvent,
     });
+  }
+
+  /** The forwarder's settings that only this run knows. */
+  private forwarderSettings(): Record<string, string> {
+    return { ...dummyCredentials, EVENT_BUS_NAME: localBusName, EVENTBRIDGE_ENDPOINT: this.busUrl, LOG_LEVEL: 'DEBUG', ...this.options.forwarderEnv };
   }
 
   /** Starts the forwarder (again, after stopForwarder). */
   async startForwarder(): Promise<void> {
+    if (this.options.forwarderPods) return this.deployForwarder(this.options.forwarderPods);
     if (this.forwarder) return;
     this.forwarderHttpPort = await freePort();
     // Node itself with tsx's loader, not the tsx wrapper: a signal must reach the forwarder.
     this.forwarder = this.spawnLogged('forwarder', process.execPath, ['--import', 'tsx', 'functions/forwarder/main.ts'], {
-      ...dummyCredentials,
-      EVENT_BUS_NAME: localBusName,
-      EVENTBRIDGE_ENDPOINT: this.busUrl,
       KUBECONFIG: this.options.kubeconfig,
       CLUSTER_ACCESS: 'kubeconfig',
       LEADER_ELECTION: 'false',
       HTTP_PORT: String(this.forwarderHttpPort),
-      LOG_LEVEL: 'DEBUG',
-      ...this.options.forwarderEnv,
+      ...this.forwarderSettings(),
     });
     await this.waitUntil('the forwarder', this.forwarder, async () => (await fetch(`${this.forwarderUrl}/readyz`)).ok, 60_000);
+  }
+
+  /** `kubectl apply -k` of infra/local/forwarder with this run's settings; follows the pods' logs. */
+  private async deployForwarder(setup: ForwarderPodsSetup): Promise<void> {
+    const kubectl = (args: string[]) => kubectlOk(setup.kubectl, this.options.kubeconfig, args);
+    this.forwarderDeployed = true;
+    await deployForwarderPods({ kubectl, loadImage: setup.loadImage, dir: join(clusterDir, 'forwarder'), env: this.forwarderSettings(), namespaceAnnotations: setup.namespaceAnnotations });
+    // The pods as they are now; a pod started later (after a failover) is not followed.
+    this.forwarder = this.spawnLogged('forwarder', setup.kubectl, ['-n', forwarderNamespace, 'logs', '-f', '-l', `app.kubernetes.io/name=${forwarderDeployment}`, '--max-log-requests=4'], {
+      KUBECONFIG: this.options.kubeconfig,
+    });
   }
 
   /** Stops the forwarder, as a crash or an upgrade would; nothing then reaches the bus. */
   async stopForwarder(): Promise<void> {
     await stopProcess(owned(this.forwarder), stopGraceMs);
     this.forwarder = undefined;
+    const setup = this.options.forwarderPods;
+    if (setup && this.forwarderDeployed) {
+      await removeForwarderPods((args) => kubectlOk(setup.kubectl, this.options.kubeconfig, args));
+      this.forwarderDeployed = false;
+    }
   }
 
   /** Runs the resync function as its schedule would, through the local Lambda invoke API. */

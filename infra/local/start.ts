@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import { clusterDir, down, runningCluster, up } from './cluster/index.js';
 import { installCrd } from './crd.js';
+import { forwarderPodsSetup } from './forwarder-pods.js';
 import { functionsKubeconfig, installReconcilerAccess } from './reconciler-access.js';
 import { Progress } from './progress.js';
-import { LocalStack } from './stack.js';
+import { LocalStack, type ForwarderPodsSetup } from './stack.js';
 
 // The original operator's sample CR, kept in the repository.
 const samplePath = 'infra/local/sample-kindcustomhttp.yaml';
@@ -44,11 +45,22 @@ async function stopAll(reason: string, exitCode: number): Promise<never> {
   process.exit(exitCode);
 }
 
+/** The cluster in KUBECONFIG, or the local one (started unless running), and where the forwarder goes. */
+async function cluster(): Promise<{ kubeconfig: string; pods?: ForwarderPodsSetup }> {
+  if (given) {
+    say(`cluster    using KUBECONFIG=${given}`);
+    return { kubeconfig: given };
+  }
+  const state = await up((line) => say(`cluster    ${line}`));
+  // The forwarder runs as users run it, in pods on the real node, unless FORWARDER=process asks
+  // for a process on this host (to debug it).
+  return { kubeconfig: state.kubeconfig, pods: state.node && process.env.FORWARDER !== 'process' ? forwarderPodsSetup(state) : undefined };
+}
+
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
-  const kubeconfig = given ?? (await up((line) => say(`cluster    ${line}`))).kubeconfig;
-  if (given) say(`cluster    using KUBECONFIG=${given}`);
+  const { kubeconfig, pods } = await cluster();
 
   await installCrd(kubeconfig);
   say('crd        kindcustomhttps.groupsp.measutosh.dev installed');
@@ -58,12 +70,13 @@ async function main(): Promise<void> {
     kubeconfig,
     functionsKubeconfig: asFunctions,
     logDir: join(clusterDir, 'logs', 'local-stack'),
+    forwarderPods: pods,
     onLine: (line) => {
       const entry = progress.describe(line);
       if (entry) say(entry.text);
     },
   });
-  say(`stack      functions under osls offline, bus and queue emulated at ${stack.busUrl}, forwarder metrics at ${stack.forwarderUrl}/metrics`);
+  say(`stack      functions under osls offline, bus and queue emulated at ${stack.busUrl}, ${stack.forwarderPlace}`);
 
   const config = new KubeConfig();
   config.loadFromFile(kubeconfig);

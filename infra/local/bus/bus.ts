@@ -18,6 +18,19 @@ export interface LocalBusOptions {
   eventSource: EventSourceSettings;
   invoke: Invoke;
   onInvocation?: (report: InvocationReport) => void;
+  /** The address its PutEvents endpoint listens on; loopback by default. */
+  host?: string;
+  /** Told of each event accepted, as the bus delivers it to its rules. */
+  onEvent?: (event: BusEvent) => void;
+}
+
+/** An event as EventBridge delivers it to a rule's target. */
+export interface BusEvent {
+  id: string;
+  'detail-type': string;
+  source: string;
+  time: string;
+  detail: unknown;
 }
 
 /** What the benchmark and the progress view read. */
@@ -52,7 +65,7 @@ export class LocalBus {
 
   static async start(options: LocalBusOptions): Promise<LocalBus> {
     const bus = new LocalBus(options);
-    bus.server = await PutEventsServer.start((entries) => bus.put(entries));
+    bus.server = await PutEventsServer.start((entries) => bus.put(entries), options.host);
     return bus;
   }
 
@@ -100,6 +113,7 @@ export class LocalBus {
         resources: entry.Resources ?? [],
         detail: JSON.parse(entry.Detail!) as unknown,
       };
+      this.options.onEvent?.(event as BusEvent);
       if (matchesPattern(this.options.pattern, event)) {
         this.eventsMatched++;
         // EventBridge's SQS target: the message body is the whole event.

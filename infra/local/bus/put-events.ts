@@ -1,4 +1,5 @@
-// An EventBridge PutEvents endpoint on loopback, speaking the AWS JSON 1.1 protocol that
+// An EventBridge PutEvents endpoint, on loopback unless told another address (pods reach it on the
+// host's address on the pod network), speaking the AWS JSON 1.1 protocol that
 // @aws-sdk/client-eventbridge uses (X-Amz-Target: AWSEvents.PutEvents). It checks a request as
 // EventBridge does and hands its entries to a handler, which answers each entry or fails the
 // request whole. The local bus and the forwarder's benchmark and tests put it in front of their own
@@ -39,16 +40,23 @@ const maxEntries = 10;
 const maxRequestBytes = 256 * 1024;
 
 export class PutEventsServer {
-  private constructor(private readonly server: Server) {}
+  private constructor(
+    private readonly server: Server,
+    private readonly host: string,
+  ) {}
 
-  static async start(handler: PutEventsHandler): Promise<PutEventsServer> {
+  /** Listens on a free port of `host`: loopback, or the host's address on the pod network when pods must reach it. */
+  static async start(handler: PutEventsHandler, host = '127.0.0.1'): Promise<PutEventsServer> {
     const server = createServer((request, response) => void answer(request, response, handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new PutEventsServer(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, host, resolve);
+    });
+    return new PutEventsServer(server, host);
   }
 
   get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return `http://${this.host}:${(this.server.address() as AddressInfo).port}`;
   }
 
   close(): Promise<void> {
