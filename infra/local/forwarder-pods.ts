@@ -5,9 +5,9 @@
 // namespace, the ServiceAccount and the RBAC, which cost nothing.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { loadedContentKey, loadImage, realNodeNamespace, type ClusterState } from './cluster/index.js';
+import { realNodeNamespace, type ClusterState } from './cluster/index.js';
 import { repoRoot } from './cluster/layout.js';
-import { buildImage, forwarderImage, type ImageSource } from './images/index.js';
+import { buildImage, forwarderImage, loadIntoNode, type ImageSource } from './images/index.js';
 
 export const forwarderNamespace = 'kindcustomhttp-forwarder';
 export const forwarderDeployment = 'kindcustomhttp-forwarder';
@@ -33,10 +33,8 @@ export function forwarderPodsSetup(state: ClusterState) {
   return {
     busHost: state.node.hostIp,
     kubectl: join(state.binDir, 'kubectl'),
-    loadImage: async (source: ImageSource) => {
-      // The node keeps its images while it runs: an unchanged image is not loaded again.
-      if (loadedContentKey(state, source.reference) !== source.contentKey) loadImage(state, source);
-    },
+    // The node keeps its images while it runs: an unchanged image is not loaded again.
+    loadImage: async (source: ImageSource) => loadIntoNode(state, source),
     namespaceAnnotations: realNodeNamespace(forwarderNamespace).metadata.annotations,
   };
 }

@@ -3,6 +3,7 @@
 // image of and load into the node's container runtime.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadedContentKey, loadImage, type ClusterState } from '../cluster/index.js';
 import { clusterDir } from '../cluster/layout.js';
 import { assembleRootfs, type ImageSource } from './rootfs.js';
 import { images, type ImageSpec } from './specs.js';
@@ -25,4 +26,16 @@ export async function buildImages(specs: readonly ImageSpec[] = images): Promise
   const built: ImageSource[] = [];
   for (const spec of specs) built.push(await buildImage(spec));
   return built;
+}
+
+/** Loads an image into the local cluster's real node, unless the node has that very image (same content key) already. */
+export function loadIntoNode(state: ClusterState, source: ImageSource): void {
+  if (loadedContentKey(state, source.reference) !== source.contentKey) loadImage(state, source);
+}
+
+/** Builds `spec`'s image and loads it into the node: what a pod of the local stage can then run. */
+export async function provideImage(state: ClusterState, spec: ImageSpec): Promise<ImageSource> {
+  const source = await buildImage(spec);
+  loadIntoNode(state, source);
+  return source;
 }
