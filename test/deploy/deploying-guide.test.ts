@@ -21,6 +21,7 @@ function usedBeforeSet(markdown: string): string[] {
     const code = (block ?? inline!).replace(/'[^'\n]*'/g, "''");
     const events = [
       ...[...code.matchAll(/(?<![\w-])([A-Za-z_][A-Za-z0-9_]*)=/g)].map((m) => ({ at: m.index + m[0].length, kind: 'set', name: m[1]! })),
+      ...[...code.matchAll(/\bfor ([A-Za-z_][A-Za-z0-9_]*) in\b/g)].map((m) => ({ at: m.index, kind: 'set', name: m[1]! })),
       ...[...code.matchAll(/\bread -r ((?:[A-Z_][A-Z0-9_]* ?)+)/g)].flatMap((m) => m[1]!.trim().split(' ').map((name) => ({ at: m.index, kind: 'set', name }))),
       ...[...code.matchAll(/^([a-z_]+)\(\) \{/gm)].map((m) => ({ at: m.index, kind: 'set', name: `${m[1]}()` })),
       ...[...code.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => ({ at: m.index, kind: 'use', name: m[1]! })),
@@ -68,6 +69,10 @@ describe('the order check', () => {
       'FUNCTIONS_SG in: aws ec2 authorize-security-group-ingress --source-group "$FUNCTIONS_SG"',
     ]);
     expect(usedBeforeSet('```sh\nX=$(output Bus)\noutput() { echo; }\n```')).toEqual(['output() in: X=$(output Bus)']);
+  });
+
+  it('takes a for loop as setting its variable', () => {
+    expect(usedBeforeSet('```sh\nfor ns in a b; do echo "$ns"; done\n```')).toEqual([]);
   });
 });
 

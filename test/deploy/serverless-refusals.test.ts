@@ -31,7 +31,8 @@ async function refusedPackage(options: { stage?: string; region?: string; params
   throw new Error(`osls ${args.join(' ')} succeeded`);
 }
 
-describe('osls package refuses', () => {
+// Each case starts osls, which takes seconds, and longer on a machine busy with other tests.
+describe('osls package refuses', { timeout: 120_000 }, () => {
   it('a deploy with no region, saying where to set one', async () => {
     const output = await refusedPackage({ params: eks });
 
