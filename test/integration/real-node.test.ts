@@ -22,6 +22,8 @@ function netcheckPod(name: string, args: string[], extra: Partial<V1Pod['spec']>
     metadata: { name, labels: { app: name } },
     spec: {
       restartPolicy: 'Never',
+      // netcheck is its container's PID 1, which SIGTERM does not stop: do not wait 30 s for nothing.
+      terminationGracePeriodSeconds: 1,
       securityContext: { runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } },
       containers: [
         {

@@ -221,7 +221,8 @@ async function startNode(state: ClusterState, core: CoreV1Api): Promise<void> {
 
 /** Stops the node's components, kills what they leave (containers, shims), and removes its namespace and cgroups. */
 async function stopNode(state: ClusterState): Promise<void> {
-  for (const component of [...nodeComponents].reverse()) await stopProcess(owned(state, component), 5_000);
+  // No grace: the node's processes are all killed next, containers included, so nothing could use it.
+  for (const component of [...nodeComponents].reverse()) await stopProcess(owned(state, component), 0);
   if (state.node) await destroyNodeHost(state.node);
 }
 
@@ -229,8 +230,14 @@ async function stopNode(state: ClusterState): Promise<void> {
 export async function down(): Promise<void> {
   const state = readState();
   if (!state) return;
-  await stopNode(state);
+  // The control plane stops even when the node's teardown fails; the record stays for another try.
+  const nodeStopped = stopNode(state).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  const nodeError = await nodeStopped;
   const controlPlane = componentNames.filter((name) => !(nodeComponents as readonly string[]).includes(name));
   for (const component of controlPlane.reverse()) await stopProcess(owned(state, component));
+  if (nodeError) throw new Error('the real node was not torn down completely', { cause: nodeError });
   forgetState();
 }

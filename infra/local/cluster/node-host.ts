@@ -26,6 +26,12 @@ export interface NodeHost {
   cgroup: string;
   /** The cgroup folders made for it, deepest last, so teardown removes exactly those. */
   createdCgroups: string[];
+  /**
+   * Identities of what was made (inode of the namespace's file and of the node's cgroup folders,
+   * index of the host's interface): names are reused once freed, and a teardown from a stale
+   * record must not touch another cluster's node that took them.
+   */
+  identity: { netns: number; cgroup: number; hostInterface: number };
 }
 
 export const serviceCidr = '10.96.0.0/16';
@@ -51,7 +57,8 @@ export function createNodeHost(): NodeHost {
   for (let index = 1; index < 250; index++) {
     const netns = `stimulated-peering-node-${index}`;
     const hostInterface = `spnode${index}`;
-    if (existsSync(`/run/netns/${netns}`) || existsSync(`/sys/class/net/${hostInterface}`)) continue;
+    const cgroup = join(ownMemoryCgroup(), netns);
+    if (existsSync(`/run/netns/${netns}`) || existsSync(`/sys/class/net/${hostInterface}`) || cgroupExists(cgroup)) continue;
     try {
       ip(['netns', 'add', netns]);
     } catch {
@@ -64,8 +71,9 @@ export function createNodeHost(): NodeHost {
       hostIp: `10.201.${index}.1`,
       nodeIp: `10.201.${index}.2`,
       podCidr: `10.202.${index}.0/24`,
-      cgroup: join(ownMemoryCgroup(), netns),
+      cgroup,
       createdCgroups: [],
+      identity: { netns: statSync(`/run/netns/${netns}`).ino, cgroup: 0, hostInterface: 0 },
     };
     try {
       ip(['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
@@ -86,11 +94,21 @@ export function createNodeHost(): NodeHost {
       ip(['netns', 'del', netns]);
       throw error;
     }
+    host.identity.hostInterface = interfaceIndex(hostInterface);
     host.createdCgroups = createCgroups(host.cgroup);
+    host.identity.cgroup = cgroupInode(host.cgroup);
     return host;
   }
   throw new Error('no free index for the node network namespace (1 to 249 all taken)');
 }
+
+const interfaceIndex = (name: string) => Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8'));
+const cgroupExists = (path: string) => hierarchies().some((hierarchy) => existsSync(join(hierarchy, path)));
+/** The inode of the node's cgroup folder in the first hierarchy, or 0 when there is none. */
+const cgroupInode = (path: string) => {
+  const dir = join(hierarchies()[0]!, path);
+  return existsSync(dir) ? statSync(dir).ino : 0;
+};
 
 function createCgroups(path: string): string[] {
   const created: string[] = [];
@@ -159,6 +177,14 @@ async function killNodeProcesses(host: NodeHost): Promise<void> {
   throw new Error(`processes ${nodeProcesses(host).join(', ')} of the node's cgroup ${host.cgroup} survived SIGKILL`);
 }
 
+function removeIfEmpty(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // gone already, or holding another cluster's cgroup
+  }
+}
+
 async function removeCgroup(dir: string): Promise<void> {
   for (let attempt = 0; existsSync(dir) && attempt < 50; attempt++) {
     try {
@@ -175,9 +201,27 @@ async function removeCgroup(dir: string): Promise<void> {
  * the node's mount namespace and go with its last process.
  */
 export async function destroyNodeHost(host: NodeHost): Promise<void> {
-  await killNodeProcesses(host);
-  for (const dir of [...nodeCgroups(host), ...[...host.createdCgroups].reverse()]) await removeCgroup(dir);
-  if (existsSync(`/run/netns/${host.netns}`)) ip(['netns', 'del', host.netns]);
+  if (host.identity && cgroupInode(host.cgroup) === host.identity.cgroup) {
+    await killNodeProcesses(host);
+    for (const dir of nodeCgroups(host)) await removeCgroup(dir);
+    // The parents made for it go too, unless another cluster's node is in them.
+    for (const dir of [...host.createdCgroups].reverse()) removeIfEmpty(dir);
+  }
+  const netns = `/run/netns/${host.netns}`;
+  if (isSame(netns, () => statSync(netns).ino, host.identity?.netns)) ip(['netns', 'del', host.netns]);
   // The pair goes with the namespace; this is for a namespace someone deleted without it.
-  if (existsSync(`/sys/class/net/${host.hostInterface}`)) ip(['link', 'del', host.hostInterface]);
+  const link = `/sys/class/net/${host.hostInterface}`;
+  if (isSame(link, () => interfaceIndex(host.hostInterface), host.identity?.hostInterface)) deleteLink(host.hostInterface);
 }
+
+function deleteLink(name: string): void {
+  try {
+    ip(['link', 'del', name]);
+  } catch (error) {
+    // The namespace's deletion takes the pair away in the background: gone meanwhile is fine.
+    if (existsSync(`/sys/class/net/${name}`)) throw error;
+  }
+}
+
+/** Whether `path` exists and is still the thing recorded as `recorded`. */
+const isSame = (path: string, identity: () => number, recorded: number | undefined) => existsSync(path) && identity() === recorded;
