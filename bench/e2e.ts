@@ -100,6 +100,8 @@ class StackLog {
   throttledRetries = 0;
   abandonedWrites = 0;
   failedReconciles = 0;
+  /** The functions' write limit after each reconcile. */
+  writeLimits: number[] = [];
 
   hear(line: StackLine): void {
     const json = line.json;
@@ -111,6 +113,7 @@ class StackLog {
     switch (json.message) {
       case 'reconciled':
         this.reconciles++;
+        if (typeof json.writeLimit === 'number') this.writeLimits.push(json.writeLimit);
         if (json.changes === 0 && json.statusUpdated === false) this.idleReconciles++;
         return;
       case 'reconcile failed; retrying':
@@ -126,7 +129,7 @@ class StackLog {
   }
 
   snapshot() {
-    return { waits: this.queueWaitsMs.length, reconciles: this.reconciles, idle: this.idleReconciles, throttled: this.throttledRetries, abandoned: this.abandonedWrites, failed: this.failedReconciles };
+    return { limits: this.writeLimits.length, waits: this.queueWaitsMs.length, reconciles: this.reconciles, idle: this.idleReconciles, throttled: this.throttledRetries, abandoned: this.abandonedWrites, failed: this.failedReconciles };
   }
 }
 
@@ -221,6 +224,7 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
   const perCr = (count: number) => round(count / options.burstCrs, 2);
   const total = requests.reduce((sum, [, n]) => sum + n, 0);
   const waits = log.queueWaitsMs.slice(logBefore.waits);
+  const limits = log.writeLimits.slice(logBefore.limits);
   console.error(`burst: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
   return {
     'e2e.burst.crs': options.burstCrs,
@@ -241,6 +245,8 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
     'e2e.burst.failed_reconciles_retried': logAfter.failed - logBefore.failed,
     'e2e.burst.throttled_retries': logAfter.throttled - logBefore.throttled,
     'e2e.burst.abandoned_writes': logAfter.abandoned - logBefore.abandoned,
+    'e2e.burst.write_limit.min': Math.min(...limits),
+    'e2e.burst.write_limit.p50': percentile(limits, 50),
     'e2e.burst.queue_wait.p50_ms': round(percentile(waits, 50)),
     'e2e.burst.queue_wait.p90_ms': round(percentile(waits, 90)),
     'e2e.burst.messages_per_invocation': round((busAfter.messagesInvoked - busBefore.messagesInvoked) / Math.max(1, busAfter.invocations - busBefore.invocations), 2),

@@ -17,11 +17,11 @@ describe('AdaptiveLimit', () => {
     expect(limit.limit).toBe(50);
   });
 
-  it('shrinks when latency rises, down to its min, and never lets more than the limit in', async () => {
+  it('shrinks when latency rises, and never lets more than the limit in', async () => {
     const limit = new AdaptiveLimit({ initial: 20, min: 2, max: 50 });
     await load(limit, 5, 10);
     const before = limit.limit;
-    await load(limit, 20, 200);
+    await load(limit, 3, 500);
     expect(limit.limit).toBeLessThan(before / 2);
     expect(limit.lowest).toBeLessThanOrEqual(limit.limit);
 

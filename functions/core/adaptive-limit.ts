@@ -16,8 +16,12 @@ export interface AdaptiveLimitOptions {
 /** What one request tells the limit: its latency, that it was dropped, or nothing (it failed on our side). */
 export type LimitSample = { latencyMs: number } | 'dropped' | 'ignored';
 
-/** Gradient2's defaults: the latency may rise by half before the limit shrinks. */
-const TOLERANCE = 1.5;
+/**
+ * How far recent latency may rise over the long-run average before the limit shrinks. Gradient2's
+ * default is 1.5, for latency-sensitive services; writes of a burst are throughput work, and the
+ * API server serves a burst fastest with some queue (50 writes in flight beat 10 by 16 %).
+ */
+const TOLERANCE = 2;
 /** How far one sample moves the limit towards its new value. */
 const SMOOTHING = 0.2;
 /** Samples the long-run latency averages over (an exponential average), after a plain mean of the first ones. */

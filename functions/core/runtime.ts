@@ -30,13 +30,24 @@ type ClientEnvironment = Pick<FunctionEnvironment, 'KUBE_API_QPS' | 'KUBE_API_BU
 
 /** Writes in flight when an instance starts: a batch's ten CRs, two or three children each, before the limit learns. */
 const INITIAL_WRITES_IN_FLIGHT = 20;
+/**
+ * The fewest: a slow API server still gets four CRs' writes at once from an instance. Below that
+ * an instance could not finish its batch of ten in its time while the API server creates a
+ * burst's Services one by one (its ClusterIP allocator), and the CRs it did not reach would wait
+ * out the queue's visibility timeout.
+ */
+const MIN_WRITES_IN_FLIGHT = 10;
 
 export function kubeClient(access: ClusterAccess, env: ClientEnvironment): KubeClient {
   return new KubeClient(clusterEndpoint(access), {
     rateLimit: { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST },
     timeoutMs: env.KUBE_API_TIMEOUT_MS,
     writeTimeoutMs: env.KUBE_API_WRITE_TIMEOUT_MS,
-    writeConcurrency: { initial: Math.min(INITIAL_WRITES_IN_FLIGHT, env.KUBE_API_MAX_WRITES_IN_FLIGHT), min: 1, max: env.KUBE_API_MAX_WRITES_IN_FLIGHT },
+    writeConcurrency: {
+      initial: Math.min(INITIAL_WRITES_IN_FLIGHT, env.KUBE_API_MAX_WRITES_IN_FLIGHT),
+      min: Math.min(MIN_WRITES_IN_FLIGHT, env.KUBE_API_MAX_WRITES_IN_FLIGHT),
+      max: env.KUBE_API_MAX_WRITES_IN_FLIGHT,
+    },
     onCongestion: reportCongestion,
   });
 }

@@ -3,6 +3,13 @@
 // here while the invocation has time, then only that CR's records are handed back to the queue
 // (ReportBatchItemFailures), which delivers them again later and dead-letters them after an hour.
 // A bare EventBridge event (`osls invoke local`, a replay aimed at the function) is taken too.
+//
+// A write left without an answer (the invocation's end came first) may still be applied by the
+// API server. Its retry never redoes it blindly: a retry is the whole reconcile again, which reads
+// the CR and its children first and plans from what is there; the writes are idempotent besides
+// (server-side apply of the children; the status applied with the CR's uid, so it lands on that CR
+// or fails; Events under a name derived from what they report, a second one answered 409 and left;
+// deletions preconditioned on the uid read).
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { retrying } from '../core/backoff.js';
@@ -83,7 +90,7 @@ async function reconcileLogged(target: ReconcileTarget, context: Context | undef
       timeLeft,
       onRetry: (error, attempt, delayMs) => log.warn('reconcile failed; retrying', { error, attempt, delayMs }),
     });
-    log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready });
+    log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready, writeLimit: api.client.writeLimit?.limit });
     metrics.addMetric('Reconciles', MetricUnit.Count, 1);
     metrics.addMetric('ChildrenChanged', MetricUnit.Count, result.changes.length);
     if (result.outcome === 'degraded') metrics.addMetric('DegradedResources', MetricUnit.Count, 1);
