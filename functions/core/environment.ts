@@ -13,7 +13,8 @@ const settings = z.object({
    * request timeout is 60 s: by then it has answered, one way or the other.
    */
   KUBE_API_WRITE_TIMEOUT_MS: positiveInt(60_000),
-  /** The most writes in flight at once per instance; the adaptive limit moves below it. */
+  /** The fewest and the most writes in flight at once per instance; the adaptive limit moves between them. */
+  KUBE_API_MIN_WRITES_IN_FLIGHT: positiveInt(10),
   KUBE_API_MAX_WRITES_IN_FLIGHT: positiveInt(100),
   EKS_CLUSTER_NAME: someText,
   EKS_CLUSTER_ENDPOINT: z.optional(z.url()),

@@ -26,30 +26,34 @@ async function clusterAccess(env: FunctionEnvironment): Promise<ClusterAccess> {
   }
 }
 
-type ClientEnvironment = Pick<FunctionEnvironment, 'KUBE_API_QPS' | 'KUBE_API_BURST' | 'KUBE_API_TIMEOUT_MS' | 'KUBE_API_WRITE_TIMEOUT_MS' | 'KUBE_API_MAX_WRITES_IN_FLIGHT'>;
+type ClientEnvironment = Pick<
+  FunctionEnvironment,
+  'KUBE_API_QPS' | 'KUBE_API_BURST' | 'KUBE_API_TIMEOUT_MS' | 'KUBE_API_WRITE_TIMEOUT_MS' | 'KUBE_API_MIN_WRITES_IN_FLIGHT' | 'KUBE_API_MAX_WRITES_IN_FLIGHT'
+>;
 
 /** Writes in flight when an instance starts: a batch's ten CRs, two or three children each, before the limit learns. */
 const INITIAL_WRITES_IN_FLIGHT = 20;
-/**
- * The fewest: a slow API server still gets four CRs' writes at once from an instance. Below that
- * an instance could not finish its batch of ten in its time while the API server creates a
- * burst's Services one by one (its ClusterIP allocator), and the CRs it did not reach would wait
- * out the queue's visibility timeout.
- */
-const MIN_WRITES_IN_FLIGHT = 10;
 
 export function kubeClient(access: ClusterAccess, env: ClientEnvironment): KubeClient {
   return new KubeClient(clusterEndpoint(access), {
     rateLimit: { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST },
     timeoutMs: env.KUBE_API_TIMEOUT_MS,
     writeTimeoutMs: env.KUBE_API_WRITE_TIMEOUT_MS,
-    writeConcurrency: {
-      initial: Math.min(INITIAL_WRITES_IN_FLIGHT, env.KUBE_API_MAX_WRITES_IN_FLIGHT),
-      min: Math.min(MIN_WRITES_IN_FLIGHT, env.KUBE_API_MAX_WRITES_IN_FLIGHT),
-      max: env.KUBE_API_MAX_WRITES_IN_FLIGHT,
-    },
+    writeConcurrency: writeConcurrency(env),
     onCongestion: reportCongestion,
   });
+}
+
+/**
+ * The write limit's bounds. The minimum keeps an instance on four of its CRs at once however slow
+ * the API server gets: fewer, and it could not finish a batch of ten in its time while the API
+ * server creates a burst's Services one by one (its ClusterIP allocator); the CRs it did not reach
+ * would wait out the queue's visibility timeout.
+ */
+function writeConcurrency(env: ClientEnvironment) {
+  const max = env.KUBE_API_MAX_WRITES_IN_FLIGHT;
+  const min = Math.min(env.KUBE_API_MIN_WRITES_IN_FLIGHT, max);
+  return { initial: Math.min(Math.max(INITIAL_WRITES_IN_FLIGHT, min), max), min, max };
 }
 
 /** Each retry after a 429 and each abandoned write, as a log line (which the benchmark counts) and a metric. */
