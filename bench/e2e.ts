@@ -134,7 +134,9 @@ class StackLog {
 }
 
 export async function benchEndToEnd(kubeconfig: string, options: E2eBenchOptions): Promise<Record<string, number>> {
-  const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 });
+  // A create the apiserver has queued is waited for, as kubectl would: the floor's client must not
+  // give up and send again (50 creates at once went unanswered for 30 s at a load average of 14).
+  const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000, writeTimeoutMs: 600_000 });
   // First, with no operator running: what the control plane takes to make the burst's children itself.
   const { floor, figures: floorFigures } = await measureFloor(client, options.burstCrs);
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
