@@ -3,9 +3,17 @@
 // each ClusterIP by creating an IPAddress object under one mutex, so Services are created one
 // after another however many clients ask at once; the burst's "all children" cannot beat
 // burst size / this rate, and under the pods' load the rate falls further.
+// And what the CRD's CEL rule on hostports costs the apiserver: CR creates a second with the CRD as
+// shipped and with the same CRD less that rule, each installed under a group of its own.
+import { load } from 'js-yaml';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
-import { KubeClient } from '../functions/core/kube-client.js';
+import { ApiError, KubeClient } from '../functions/core/kube-client.js';
+import { crdPath, installCrd } from '../infra/local/crd.js';
+import { BURST_SPEC } from './floor.js';
 import { deleteNamespaceAndWait, round, timed } from './stats.js';
 
 const CONCURRENCY = 32;
@@ -23,7 +31,10 @@ export async function benchCeilings(kubeconfig: string, count: number): Promise<
       metadata: { name },
       spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
     }));
+    const [withRule, withoutRule] = [await crCreates(kubeconfig, client, namespace, names, true), await crCreates(kubeconfig, client, namespace, names, false)];
     return {
+      'ceilings.cr_creates_per_second_with_cel_rule': Math.round(count / (withRule / 1000)),
+      'ceilings.cr_creates_per_second_without_cel_rule': Math.round(count / (withoutRule / 1000)),
       'ceilings.objects': count,
       'ceilings.configmap_creates_per_second': Math.round(count / (configMaps.ms / 1000)),
       'ceilings.clusterip_service_creates_per_second': Math.round(count / (services.ms / 1000)),
@@ -31,5 +42,46 @@ export async function benchCeilings(kubeconfig: string, count: number): Promise<
     };
   } finally {
     await deleteNamespaceAndWait(client, namespace);
+  }
+}
+
+interface CrdDocument {
+  metadata: { name: string };
+  spec: { group: string; names: Record<string, unknown>; versions: Array<{ schema: { openAPIV3Schema: any } }> };
+}
+
+/** Milliseconds to create the CRs `names` (the burst's spec) in a copy of the project's CRD, with or without its CEL rule. */
+async function crCreates(kubeconfig: string, client: KubeClient, namespace: string, names: string[], rule: boolean): Promise<number> {
+  const crd = load(readFileSync(crdPath, 'utf8')) as CrdDocument;
+  const group = `${rule ? 'ruled' : 'unruled'}.bench.local`;
+  crd.spec.group = group;
+  crd.metadata.name = `kindcustomhttps.${group}`;
+  crd.spec.names = { kind: 'KindCustomHttp', listKind: 'KindCustomHttpList', plural: 'kindcustomhttps', singular: 'kindcustomhttp' };
+  if (!rule) delete crd.spec.versions[0]!.schema.openAPIV3Schema.properties.spec.properties.configMapData['x-kubernetes-validations'];
+  const path = join(tmpdir(), `${crd.metadata.name}.json`);
+  writeFileSync(path, JSON.stringify(crd));
+  await installCrd(kubeconfig, path);
+  const collection = `/apis/${group}/v1/namespaces/${namespace}/kindcustomhttps`;
+  try {
+    const { ms } = await timed(() =>
+      forEachBounded(names, CONCURRENCY, async (name) => void (await client.request(collection, { method: 'POST', body: { apiVersion: `${group}/v1`, kind: 'KindCustomHttp', metadata: { name }, spec: BURST_SPEC } }))),
+    );
+    return ms;
+  } finally {
+    await deleteCrd(client, crd.metadata.name);
+  }
+}
+
+async function deleteCrd(client: KubeClient, name: string): Promise<void> {
+  const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`;
+  await client.request(path, { method: 'DELETE' });
+  for (;;) {
+    try {
+      await client.request(path);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === 404) return;
+      throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

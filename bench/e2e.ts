@@ -1,7 +1,11 @@
-// The whole path on the local stack: apply a CR -> forwarder -> bus -> queue -> reconcile function
-// -> children -> pods Ready -> status Ready. Per CR at a steady rate, then a burst: when all three
-// children exist, when the CR is Ready, and what the burst cost in events, invocations and
-// reconciles. Times come from watches, so they are the apiserver's moments, not a poller's.
+// The whole path on the local stack, started as `npm start` starts it: apply a CR -> forwarder ->
+// bus -> queue -> reconcile function -> children -> pods Ready -> status Ready. First the control
+// plane's floor (floor.ts: the same children created with no operator running). Then per CR at a
+// steady rate: the moments come from watches (the apiserver's own) and, beside them, from a client
+// polling every 250 ms as a user's script would (poller.ts). Then a burst of CRs created 50 at a
+// time, timed by the poller as the floor is, each figure also as a ratio to the floor's; and what it
+// cost: events, invocations, reconciles, requests by verb and resource as the apiserver counted
+// them, retries after a 429 and writes abandoned without an answer (the functions' log lines).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childKindInfo, childKinds, collectionPath, type ChildKind } from '../functions/core/children.js';
@@ -9,8 +13,10 @@ import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { KubeClient, PatchType } from '../functions/core/kube-client.js';
-import { apiserverRequests } from '../infra/local/apiserver-metrics.js';
-import { LocalStack } from '../infra/local/stack.js';
+import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
+import { LocalStack, type StackLine } from '../infra/local/stack.js';
+import { BURST_SPEC, measureFloor, writes, type Floor } from './floor.js';
+import { Poller } from './poller.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 export interface E2eBenchOptions {
@@ -86,16 +92,65 @@ async function published(stack: LocalStack): Promise<number> {
 
 const latencies = (names: string[], from: Map<string, number>, to: Map<string, number>) => names.map((name) => to.get(name)! - from.get(name)!);
 
+/** What the stack's log lines say of the reconciles: their waits in the queue, the ones that changed nothing, and congestion. */
+class StackLog {
+  queueWaitsMs: number[] = [];
+  reconciles = 0;
+  idleReconciles = 0;
+  throttledRetries = 0;
+  abandonedWrites = 0;
+  failedReconciles = 0;
+  /** The functions' write limit after each reconcile. */
+  writeLimits: number[] = [];
+
+  hear(line: StackLine): void {
+    const json = line.json;
+    if (line.source === 'bus' && typeof json?.oldestWaitMs === 'number') this.queueWaitsMs.push(json.oldestWaitMs);
+    if (line.source === 'functions' && json) this.functionLine(json);
+  }
+
+  private functionLine(json: Record<string, unknown>): void {
+    switch (json.message) {
+      case 'reconciled':
+        this.reconciles++;
+        if (typeof json.writeLimit === 'number') this.writeLimits.push(json.writeLimit);
+        if (json.changes === 0 && json.statusUpdated === false) this.idleReconciles++;
+        return;
+      case 'reconcile failed; retrying':
+      case 'reconcile failed; the event goes back to the queue':
+        this.failedReconciles++;
+        return;
+      case 'API request throttled; sending it again':
+        this.throttledRetries++;
+        return;
+      case 'API write abandoned without an answer':
+        this.abandonedWrites++;
+    }
+  }
+
+  snapshot() {
+    return { limits: this.writeLimits.length, waits: this.queueWaitsMs.length, reconciles: this.reconciles, idle: this.idleReconciles, throttled: this.throttledRetries, abandoned: this.abandonedWrites, failed: this.failedReconciles };
+  }
+}
+
 export async function benchEndToEnd(kubeconfig: string, functionsKubeconfig: string, options: E2eBenchOptions): Promise<Record<string, number>> {
-  const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 });
+  // A create the apiserver has queued is waited for, as kubectl would: the floor's client must not
+  // give up and send again (50 creates at once went unanswered for 30 s at a load average of 14).
+  const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000, writeTimeoutMs: 600_000 });
+  // First, with no operator running: what the control plane takes to make the burst's children itself.
+  const { floor, figures: floorFigures } = await measureFloor(client, options.burstCrs);
   const namespace = `bench-e2e-${Date.now().toString(36)}`;
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
-  const stack = await LocalStack.start({ kubeconfig, functionsKubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'WARN', ...options.forwarderEnv } });
+  const log = new StackLog();
+  // As npm start runs it: every namespace watched, the same log levels.
+  const stack = await LocalStack.start({ kubeconfig, functionsKubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: options.forwarderEnv, onLine: (line) => log.hear(line) });
   const observer = new Observer(client, namespace);
   observer.start();
+  const poller = new Poller(client, namespace, true);
+  poller.start();
   const appliedAt = new Map<string, number>();
   const apply = async (name: string) => {
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name, namespace }, spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } } };
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name, namespace }, spec: BURST_SPEC };
     appliedAt.set(name, Date.now());
     await client.request(`${crPath(namespace)}/${name}`, { method: 'PATCH', query: { fieldManager: 'kubectl', force: true }, body, contentType: PatchType.apply });
   };
@@ -104,55 +159,111 @@ export async function benchEndToEnd(kubeconfig: string, functionsKubeconfig: str
     // The first invocation loads the function; a deployed function is warm after its first too.
     await apply('warm-up');
     await observer.waitFor(observer.readyAt, ['warm-up'], 120_000, 'Ready');
-
-    const steady = Array.from({ length: options.steadyCrs }, (_, i) => `steady-${i}`);
-    for (const name of steady) {
-      await apply(name);
-      await new Promise((resolve) => setTimeout(resolve, 1000 / options.ratePerSecond));
-    }
-    await observer.waitFor(observer.readyAt, steady, 120_000, 'Ready');
-    const toChildren = latencies(steady, appliedAt, observer.childrenAt);
-    const toReady = latencies(steady, appliedAt, observer.readyAt);
-
-    const burst = Array.from({ length: options.burstCrs }, (_, i) => `burst-${i}`);
-    const [busBefore, publishedBefore, reconcilesBefore] = [stack.busFigures(), await published(stack), await apiserverRequests(client, { verb: 'GET', resource: PLURAL })];
-    const burstStart = Date.now();
-    await forEachBounded(burst, 32, apply);
-    const applySeconds = (Date.now() - burstStart) / 1000;
-    await observer.waitFor(observer.childrenAt, burst, 600_000, 'with children');
-    await observer.waitFor(observer.readyAt, burst, 900_000, 'Ready');
-    const lastOf = (moments: Map<string, number>) => (Math.max(...burst.map((name) => moments.get(name)!)) - burstStart) / 1000;
-    // Let the last status events drain before counting what the burst cost.
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const busAfter = stack.busFigures();
-    const perCr = (count: number) => round(count / options.burstCrs, 2);
-    const reconciles = (await apiserverRequests(client, { verb: 'GET', resource: PLURAL })) - reconcilesBefore;
-
-    return {
-      'e2e.steady.crs': options.steadyCrs,
-      'e2e.steady.rate_per_second': options.ratePerSecond,
-      'e2e.apply_to_children.p50_ms': round(percentile(toChildren, 50)),
-      'e2e.apply_to_children.p95_ms': round(percentile(toChildren, 95)),
-      'e2e.apply_to_ready.p50_ms': round(percentile(toReady, 50)),
-      'e2e.apply_to_ready.p95_ms': round(percentile(toReady, 95)),
-      'e2e.apply_to_ready.p99_ms': round(percentile(toReady, 99)),
-      'e2e.burst.crs': options.burstCrs,
-      'e2e.burst.apply_seconds': round(applySeconds, 2),
-      'e2e.burst.all_children_seconds': round(lastOf(observer.childrenAt), 2),
-      'e2e.burst.all_ready_seconds': round(lastOf(observer.readyAt), 2),
-      // Which kind is the long pole: a ClusterIP Service waits for the apiserver's allocator.
-      ...Object.fromEntries(childKinds.map((kind) => [`e2e.burst.all_${kind.toLowerCase()}s_seconds`, round(lastOf(observer.kindAt.get(kind)!), 2)])),
-      'e2e.burst.published_events_per_cr': perCr((await published(stack)) - publishedBefore),
-      'e2e.burst.invocations_per_cr': perCr(busAfter.invocations - busBefore.invocations),
-      'e2e.burst.reconciles_per_cr': perCr(reconciles),
-      'e2e.burst.messages_per_invocation': round((busAfter.messagesInvoked - busBefore.messagesInvoked) / Math.max(1, busAfter.invocations - busBefore.invocations), 2),
-      'e2e.burst.max_concurrent_invocations': busAfter.maxConcurrentInvocations,
-      'e2e.redeliveries': busAfter.redeliveries,
-      'e2e.dead_lettered': busAfter.deadLettered,
-    };
+    const steady = await steadyFigures(options, apply, observer, poller, appliedAt);
+    const burst = await burstFigures(options, { client, stack, log, poller, apply, floor });
+    return { ...floorFigures, ...steady, ...burst };
   } finally {
     await observer.stop();
+    await poller.stop();
     await stack.stop();
     await deleteNamespaceAndWait(client, namespace);
   }
+}
+
+/** CRs applied one after another: apply to children and to Ready, by watch and by the 250 ms poller. */
+async function steadyFigures(options: E2eBenchOptions, apply: (name: string) => Promise<void>, observer: Observer, poller: Poller, appliedAt: Map<string, number>): Promise<Record<string, number>> {
+  const steady = Array.from({ length: options.steadyCrs }, (_, i) => `steady-${i}`);
+  for (const name of steady) {
+    await apply(name);
+    await new Promise((resolve) => setTimeout(resolve, 1000 / options.ratePerSecond));
+  }
+  await observer.waitFor(observer.readyAt, steady, 120_000, 'Ready');
+  await poller.waitFor(poller.readyAt, steady, 120_000, 'Ready');
+  const toChildren = latencies(steady, appliedAt, observer.childrenAt);
+  const toReady = latencies(steady, appliedAt, observer.readyAt);
+  return {
+    'e2e.steady.crs': options.steadyCrs,
+    'e2e.steady.rate_per_second': options.ratePerSecond,
+    'e2e.apply_to_children.p50_ms': round(percentile(toChildren, 50)),
+    'e2e.apply_to_children.p95_ms': round(percentile(toChildren, 95)),
+    'e2e.apply_to_ready.p50_ms': round(percentile(toReady, 50)),
+    'e2e.apply_to_ready.p95_ms': round(percentile(toReady, 95)),
+    'e2e.apply_to_ready.p99_ms': round(percentile(toReady, 99)),
+    // The same CRs as a client polling every 250 ms sees them: later by half an interval on average.
+    'e2e.polled.apply_to_children.p50_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 50)),
+    'e2e.polled.apply_to_children.p95_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 95)),
+    'e2e.polled.apply_to_ready.p50_ms': round(percentile(latencies(steady, appliedAt, poller.readyAt), 50)),
+  };
+}
+
+interface BurstContext {
+  client: KubeClient;
+  stack: LocalStack;
+  log: StackLog;
+  poller: Poller;
+  apply: (name: string) => Promise<void>;
+  floor: Floor;
+}
+
+/** BURST_CLIENT_CONCURRENCY CRs created at a time, timed by the poller as the floor is. */
+const BURST_CLIENT_CONCURRENCY = 50;
+
+async function burstFigures(options: E2eBenchOptions, { client, stack, log, poller, apply, floor }: BurstContext): Promise<Record<string, number>> {
+  const burst = Array.from({ length: options.burstCrs }, (_, i) => `burst-${i}`);
+  const [busBefore, publishedBefore, requestsBefore, logBefore] = [stack.busFigures(), await published(stack), await apiserverRequestsByKind(client), log.snapshot()];
+  const burstStart = Date.now();
+  await forEachBounded(burst, BURST_CLIENT_CONCURRENCY, apply);
+  const applySeconds = (Date.now() - burstStart) / 1000;
+  await poller.waitFor(poller.childrenAt, burst, 900_000, 'with children');
+  await poller.waitFor(poller.readyAt, burst, 900_000, 'Ready');
+  const lastOf = (moments: Map<string, number>) => (Math.max(...burst.map((name) => moments.get(name)!)) - burstStart) / 1000;
+  const [allChildren, allReady] = [lastOf(poller.childrenAt), lastOf(poller.readyAt)];
+  // Let the last status events drain before counting what the burst cost.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const busAfter = stack.busFigures();
+  const logAfter = log.snapshot();
+  const requests = requestsBetween(requestsBefore, await apiserverRequestsByKind(client));
+  const perCr = (count: number) => round(count / options.burstCrs, 2);
+  const total = requests.reduce((sum, [, n]) => sum + n, 0);
+  const waits = log.queueWaitsMs.slice(logBefore.waits);
+  const limits = log.writeLimits.slice(logBefore.limits);
+  console.error(`burst: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
+  return {
+    'e2e.burst.crs': options.burstCrs,
+    'e2e.burst.client_concurrency': BURST_CLIENT_CONCURRENCY,
+    'e2e.burst.apply_seconds': round(applySeconds, 2),
+    'e2e.burst.all_children_seconds': round(allChildren, 2),
+    'e2e.burst.all_ready_seconds': round(allReady, 2),
+    'e2e.burst.all_children_over_floor': round(allChildren / floor.allChildrenSeconds, 2),
+    // The goal: Ready within 10 s of the floor's Deployments being ready.
+    'e2e.burst.all_ready_minus_floor_deployments_ready_seconds': round(allReady - floor.deploymentsReadySeconds, 2),
+    'e2e.burst.all_ready_over_floor_deployments_ready': round(allReady / floor.deploymentsReadySeconds, 2),
+    // Which kind is the long pole: a ClusterIP Service waits for the apiserver's allocator.
+    ...Object.fromEntries(childKinds.map((kind) => [`e2e.burst.all_${kind.toLowerCase()}s_seconds`, round(lastOf(poller.kindAt.get(kind)!), 2)])),
+    'e2e.burst.published_events_per_cr': perCr((await published(stack)) - publishedBefore),
+    'e2e.burst.invocations_per_cr': perCr(busAfter.invocations - busBefore.invocations),
+    'e2e.burst.reconciles_per_cr': perCr(logAfter.reconciles - logBefore.reconciles),
+    'e2e.burst.reconciles_that_changed_nothing': logAfter.idle - logBefore.idle,
+    'e2e.burst.failed_reconciles_retried': logAfter.failed - logBefore.failed,
+    'e2e.burst.throttled_retries': logAfter.throttled - logBefore.throttled,
+    'e2e.burst.abandoned_writes': logAfter.abandoned - logBefore.abandoned,
+    'e2e.burst.write_limit.min': Math.min(...limits),
+    'e2e.burst.write_limit.p50': percentile(limits, 50),
+    'e2e.burst.queue_wait.p50_ms': round(percentile(waits, 50)),
+    'e2e.burst.queue_wait.p90_ms': round(percentile(waits, 90)),
+    'e2e.burst.messages_per_invocation': round((busAfter.messagesInvoked - busBefore.messagesInvoked) / Math.max(1, busAfter.invocations - busBefore.invocations), 2),
+    'e2e.burst.max_concurrent_invocations': busAfter.maxConcurrentInvocations,
+    // All the apiserver served but watches (the operator's, the controllers', this client's polls), per CR; the floor's beside it.
+    'e2e.burst.apiserver_requests_per_cr': perCr(total),
+    'e2e.burst.apiserver_writes_per_cr': perCr(writes(requests)),
+    'e2e.burst.apiserver_requests_per_cr_over_floor': round(total / options.burstCrs - floor.requestsPerCr, 2),
+    ...Object.fromEntries(operatorRequests(requests).map(([key, n]) => [`e2e.burst.requests_per_cr.${key.replace(' ', '_')}`, perCr(n)])),
+    'e2e.redeliveries': busAfter.redeliveries,
+    'e2e.dead_lettered': busAfter.deadLettered,
+  };
+}
+
+/** The requests on what the operator reads and writes: its CRs, their children, Events. */
+function operatorRequests(requests: Array<[string, number]>): Array<[string, number]> {
+  return requests.filter(([key]) => /^(GET|APPLY|PATCH|POST) (kindcustomhttps|deployments|services|configmaps|events)(\/status)?$/.test(key));
 }

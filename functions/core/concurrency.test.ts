@@ -60,3 +60,45 @@ describe('Semaphore handing a slot over', () => {
     expect(mostInFlight).toBe(1);
   });
 });
+
+describe('Semaphore with a limit that moves', () => {
+  it('starts no task while more run than a shrunk limit, and starts more when it grows', async () => {
+    let limit = 3;
+    const semaphore = new Semaphore(() => limit);
+    let inFlight = 0;
+    const seen: number[] = [];
+    const releases: Array<() => void> = [];
+    const task = () =>
+      new Promise<void>((resolve) => {
+        inFlight++;
+        seen.push(inFlight);
+        releases.push(() => {
+          inFlight--;
+          resolve();
+        });
+      });
+    const all = Array.from({ length: 6 }, () => semaphore.run(task));
+    await Promise.resolve();
+    expect(inFlight).toBe(3);
+
+    limit = 1;
+    releases.shift()!();
+    await new Promise((r) => setTimeout(r, 0));
+    // Two still run, above the new limit: none starts.
+    expect(inFlight).toBe(2);
+    releases.shift()!();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(inFlight).toBe(1);
+
+    limit = 4;
+    releases.shift()!();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(inFlight).toBe(3);
+    while (releases.length > 0) {
+      releases.shift()!();
+      await new Promise((r) => setTimeout(r, 0));
+    }
+    await Promise.all(all);
+    expect(Math.max(...seen)).toBe(3);
+  });
+});

@@ -10,6 +10,14 @@ const settings = z.object({
   /** How to reach the cluster; inferred from the other settings when absent. */
   CLUSTER_ACCESS: z.optional(z.enum(['kubeconfig', 'in-cluster', 'eks', 'secret'])),
   ...kubeClientSettings({ qps: 50, burst: 100 }),
+  /**
+   * How long a write may wait for its answer, within the invocation's time. The API server's own
+   * request timeout is 60 s: by then it has answered, one way or the other.
+   */
+  KUBE_API_WRITE_TIMEOUT_MS: positiveInt(60_000),
+  /** The fewest and the most writes in flight at once per instance; the adaptive limit moves between them. */
+  KUBE_API_MIN_WRITES_IN_FLIGHT: positiveInt(10),
+  KUBE_API_MAX_WRITES_IN_FLIGHT: positiveInt(100),
   EKS_CLUSTER_NAME: someText,
   EKS_CLUSTER_ENDPOINT: z.optional(z.url()),
   /** Base64 PEM of the cluster's CA, as `aws eks describe-cluster` prints it. */

@@ -3,12 +3,23 @@
 // here while the invocation has time, then only that CR's records are handed back to the queue
 // (ReportBatchItemFailures), which delivers them again later and dead-letters them after an hour.
 // A bare EventBridge event (`osls invoke local`, a replay aimed at the function) is taken too.
+//
+// A write left without an answer (the invocation's end came first) may still be applied by the
+// API server. Its retry never redoes it blindly: a retry is the whole reconcile again, which reads
+// the CR and its children first and plans from what is there; the writes are idempotent besides
+// (server-side apply of the children; the status applied with the CR's uid, so it lands on that CR
+// or fails; Events under a name derived from what they report, a second one answered 409 and left;
+// deletions preconditioned on the uid read).
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { retrying } from '../core/backoff.js';
+import { childKinds } from '../core/children.js';
+import { Semaphore } from '../core/concurrency.js';
 import { readFunctionEnvironment } from '../core/environment.js';
 import { reconcileEventSchema, reconcileTarget, sqsBatchSchema, type BatchResponse } from '../core/event-contract.js';
 import { isTransient } from '../core/failures.js';
+import type { KubeApi } from '../core/kube-api.js';
+import { withDeadline } from '../core/kube-client.js';
 import { invocationLogger, metrics, MetricUnit } from '../core/observability.js';
 import { reconcile, type ReconcileResult, type ReconcileTarget } from '../core/reconciler.js';
 import { lazyKubeApi } from '../core/runtime.js';
@@ -23,6 +34,19 @@ const RETRY_MARGIN_MS = 5_000;
 /** Without a Lambda context (tests, scripts), transient failures are retried for this long. */
 const DEFAULT_RETRY_BUDGET_MS = 10_000;
 const retryBackoff = { baseMs: 200, maxMs: 4_000 };
+
+/**
+ * The CRs this instance reconciles at once: as many as the writes the API server takes now leave
+ * room for, a CR writing up to one of each child at once. When the API server slows down, the
+ * adaptive write limit shrinks and the batch's other CRs wait here, before their reads, rather than
+ * queueing their writes at the API server.
+ */
+let reconciling: Semaphore | undefined;
+function reconcileSlots(api: KubeApi): Semaphore {
+  const limit = api.client.writeLimit;
+  reconciling ??= new Semaphore(() => (limit ? Math.max(1, Math.ceil(limit.limit / childKinds.length)) : Infinity));
+  return reconciling;
+}
 
 export type ReconcileHandlerResult = ReconcileResult | { outcome: 'malformed-event'; message: string };
 
@@ -41,14 +65,15 @@ async function reconcileEvent(event: unknown, context: Context | undefined, once
 
 /** One reconcile per CR per invocation; the events of a CR that arrive together share it. */
 function reconcilerFor(context: Context | undefined): (target: ReconcileTarget, keys: Record<string, unknown>) => Promise<ReconcileResult> {
-  const started = Date.now();
-  const timeLeft = () => (context ? context.getRemainingTimeInMillis() - RETRY_MARGIN_MS : DEFAULT_RETRY_BUDGET_MS - (Date.now() - started));
+  // Every request of the invocation ends by then: a write waits for its answer until then, no longer.
+  const deadline = Date.now() + (context ? context.getRemainingTimeInMillis() - RETRY_MARGIN_MS : DEFAULT_RETRY_BUDGET_MS);
+  const timeLeft = () => deadline - Date.now();
   const running = new Map<string, Promise<ReconcileResult>>();
   return (target, keys) => {
     const key = `${target.namespace}/${target.name}`;
     let result = running.get(key);
     if (!result) {
-      result = reconcileLogged(target, context, keys, timeLeft);
+      result = withDeadline(deadline, () => reconcileLogged(target, context, keys, timeLeft));
       running.set(key, result);
     }
     return result;
@@ -59,13 +84,14 @@ async function reconcileLogged(target: ReconcileTarget, context: Context | undef
   const log = invocationLogger(context, { ...keys, namespace: target.namespace, name: target.name });
   try {
     const api = await kubeApi();
-    const result = await retrying(() => reconcile({ api, log, settings: environment.operator }, target), {
+    const slots = reconcileSlots(api);
+    const result = await retrying(() => slots.run(() => reconcile({ api, log, settings: environment.operator }, target)), {
       backoff: retryBackoff,
       retryable: isTransient,
       timeLeft,
       onRetry: (error, attempt, delayMs) => log.warn('reconcile failed; retrying', { error, attempt, delayMs }),
     });
-    log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready });
+    log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready, writeLimit: api.client.writeLimit?.limit });
     metrics.addMetric('Reconciles', MetricUnit.Count, 1);
     metrics.addMetric('ChildrenChanged', MetricUnit.Count, result.changes.length);
     if (result.outcome === 'degraded') metrics.addMetric('DegradedResources', MetricUnit.Count, 1);

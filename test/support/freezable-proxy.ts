@@ -1,7 +1,8 @@
 // A TCP proxy in front of the apiserver whose open connections can be frozen: bytes stop flowing
 // both ways but the sockets stay open, as when a NAT or load balancer silently drops a connection.
 // New connections still go through, so a client that notices the silence can recover. It can also
-// play an outage: every connection refused (reset) until it is over.
+// play an outage: every connection refused (reset) until it is over; and a slow API server: every
+// answer held back for a while, in order, as when the apiserver queues requests.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 export class FreezableProxy {
   private readonly pairs = new Set<[Socket, Socket]>();
   private down = false;
+  private answerDelayMs = 0;
 
   private constructor(private readonly server: Server) {}
 
@@ -23,7 +25,7 @@ export class FreezableProxy {
       const pair: [Socket, Socket] = [client, upstream];
       proxy.pairs.add(pair);
       client.pipe(upstream);
-      upstream.pipe(client);
+      proxy.forwardAnswers(upstream, client);
       const close = () => {
         client.destroy();
         upstream.destroy();
@@ -34,6 +36,22 @@ export class FreezableProxy {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return proxy;
+  }
+
+  /** What the apiserver sends goes on at once, or `answerDelayMs` later when answers are delayed; in order either way. */
+  private forwardAnswers(upstream: Socket, client: Socket): void {
+    let lastRelease = 0;
+    upstream.on('data', (chunk: Buffer) => {
+      if (this.answerDelayMs === 0 && lastRelease <= Date.now()) return void client.write(chunk);
+      lastRelease = Math.max(Date.now() + this.answerDelayMs, lastRelease);
+      setTimeout(() => client.writable && client.write(chunk), lastRelease - Date.now());
+    });
+    upstream.on('end', () => setTimeout(() => client.end(), Math.max(0, lastRelease - Date.now())));
+  }
+
+  /** Holds every answer back for `ms` from now on (0: none), on open connections and new ones. */
+  delayAnswers(ms: number): void {
+    this.answerDelayMs = ms;
   }
 
   get port(): number {
