@@ -8,9 +8,10 @@ import { AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
-import { clusterDir, down, runningCluster, up } from './cluster/index.js';
+import { clusterDir, down, realNodeNamespace, runningCluster, up, type ClusterState } from './cluster/index.js';
 import { installCrd } from './crd.js';
 import { forwarderPodsSetup } from './forwarder-pods.js';
+import { peerServerImage, provideImage } from './images/index.js';
 import { functionsKubeconfig, installReconcilerAccess } from './reconciler-access.js';
 import { Progress } from './progress.js';
 import { LocalStack, type ForwarderPodsSetup } from './stack.js';
@@ -46,7 +47,7 @@ async function stopAll(reason: string, exitCode: number): Promise<never> {
 }
 
 /** The cluster in KUBECONFIG, or the local one (started unless running), and where the forwarder goes. */
-async function cluster(): Promise<{ kubeconfig: string; pods?: ForwarderPodsSetup }> {
+async function cluster(): Promise<{ kubeconfig: string; state?: ClusterState; pods?: ForwarderPodsSetup }> {
   if (given) {
     say(`cluster    using KUBECONFIG=${given}`);
     return { kubeconfig: given };
@@ -54,13 +55,27 @@ async function cluster(): Promise<{ kubeconfig: string; pods?: ForwarderPodsSetu
   const state = await up((line) => say(`cluster    ${line}`));
   // The forwarder runs as users run it, in pods on the real node, unless FORWARDER=process asks
   // for a process on this host (to debug it).
-  return { kubeconfig: state.kubeconfig, pods: state.node && process.env.FORWARDER !== 'process' ? forwarderPodsSetup(state) : undefined };
+  return { kubeconfig: state.kubeconfig, state, pods: state.node && process.env.FORWARDER !== 'process' ? forwarderPodsSetup(state) : undefined };
+}
+
+/**
+ * The sample's namespace: on the local cluster, one whose pods run on the real node, with the
+ * project's peer server image loaded there (the local stage's DEFAULT_IMAGE, serverless.yml).
+ */
+async function sampleNamespace(config: KubeConfig, name: string, state: ClusterState | undefined): Promise<void> {
+  const realNode = state?.node !== undefined;
+  if (realNode) {
+    const image = await provideImage(state!, peerServerImage);
+    say(`image      ${image.reference} built and loaded into the real node`);
+  }
+  const body = realNode ? realNodeNamespace(name) : { metadata: { name } };
+  await config.makeApiClient(CoreV1Api).createNamespace({ body }).catch(() => undefined);
 }
 
 async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll('SIGINT', 0));
   process.on('SIGTERM', () => void stopAll('SIGTERM', 0));
-  const { kubeconfig, pods } = await cluster();
+  const { kubeconfig, state, pods } = await cluster();
 
   await installCrd(kubeconfig);
   say('crd        kindcustomhttps.groupsp.measutosh.dev installed');
@@ -82,7 +97,7 @@ async function main(): Promise<void> {
   config.loadFromFile(kubeconfig);
   const sample = loadAllYaml(readFileSync(samplePath, 'utf8'))[0] as KubernetesObject & KindCustomHttp;
   const { namespace, name } = sample.metadata;
-  await config.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  await sampleNamespace(config, namespace, state);
   const custom = config.makeApiClient(CustomObjectsApi);
   const ref = { group: GROUP, version: VERSION, plural: PLURAL, namespace, name };
   const existed = await custom.getNamespacedCustomObject(ref).then(() => true, () => false);
@@ -99,7 +114,7 @@ async function main(): Promise<void> {
   }
   say(`converged  ${namespace}/${name} generation ${generation} is Ready ${Date.now() - applied} ms after kubectl apply\n`);
   await printState(config, namespace, name);
-  console.log(`\nRunning. In another terminal:\n  export KUBECONFIG=${kubeconfig}\n  kubectl -n ${namespace} get kch,deploy,svc,cm,pods\nEdit, scale or delete things and watch them converge here. Ctrl-C stops everything.\n`);
+  console.log(walkthrough(kubeconfig, state, namespace, name));
 }
 
 /**
@@ -112,6 +127,30 @@ async function installAccess(kubeconfig: string): Promise<string> {
   await installReconcilerAccess(kubeconfig, own);
   say(`access     infra/reconciler installed; the functions act as ${own ?? `KUBECONFIG's user (set FUNCTIONS_KUBECONFIG to act as group stimulated-peering:reconciler)`}`);
   return own ?? kubeconfig;
+}
+
+/** The original project's walkthrough, as commands that work against this cluster. */
+function walkthrough(kubeconfig: string, state: ClusterState | undefined, namespace: string, name: string): string {
+  const lines = [
+    '',
+    'Running. In another terminal:',
+    `  export KUBECONFIG=${kubeconfig}`,
+    ...(state ? [`  export PATH=${state.binDir}:$PATH`] : []),
+    `  kubectl -n ${namespace} get kch,deploy,svc,cm,pods -o wide`,
+  ];
+  if (state?.node) {
+    const pods = `kubectl -n ${namespace} get pods -l app.kubernetes.io/instance=${name}`;
+    lines.push(
+      `  POD=$(${pods} -o jsonpath='{.items[0].metadata.name}'); OTHER_IP=$(${pods} -o jsonpath='{.items[1].status.podIP}')`,
+      `  kubectl -n ${namespace} exec $POD -- curl -s $OTHER_IP:8080/ping     # pong from the other pod`,
+      `  kubectl -n ${namespace} exec $POD -- curl -s ${name}/ping            # through the Service, port 80`,
+      `  kubectl -n ${namespace} logs -f $POD                                  # pongs every 30 s`,
+      `  kubectl -n ${namespace} patch kch ${name} --type=merge -p '{"spec":{"configMapData":{"hostports":"${name},80\\n${name}.${namespace}.svc.cluster.local,8080\\n"}}}'`,
+      `  kubectl -n ${namespace} scale kch ${name} --replicas=3`,
+    );
+  }
+  lines.push('Edit, scale or delete things and watch them converge here. Ctrl-C stops everything.', '');
+  return lines.join('\n');
 }
 
 async function printState(config: KubeConfig, namespace: string, name: string): Promise<void> {
