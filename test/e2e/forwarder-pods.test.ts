@@ -3,16 +3,15 @@
 // reaching the apiserver through the `kubernetes` Service with their ServiceAccount's token, and the
 // local bus on the host's address. The whole local stack runs as `npm start` runs it.
 import { ApiException, AppsV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DetailType } from '../../functions/core/event-contract.js';
 import { GROUP, PLURAL, VERSION } from '../../functions/core/kindcustomhttp.js';
 import { realNodeName, runningCluster } from '../../infra/local/cluster/index.js';
 import type { BusEvent } from '../../infra/local/bus/bus.js';
 import { forwarderDeployment, forwarderNamespace, forwarderPodsSetup } from '../../infra/local/forwarder-pods.js';
-import { LocalStack } from '../../infra/local/stack.js';
-import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath, reconcilerKubeconfigPath, serviceAccountConfig } from '../support/kube.js';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { startTestStack } from '../support/stack.js';
+import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, serviceAccountConfig } from '../support/kube.js';
 import { condition, createCr, getCr, patchCrSpec } from '../support/operator.js';
 
 let namespace: string;
@@ -54,11 +53,7 @@ beforeAll(async () => {
   if (!state?.node) throw new Error('these tests need the local cluster with its real node (npm run cluster:up)');
   await installCrd();
   namespace = await createNamespace('fwd-pods');
-  stack = await LocalStack.start({
-    kubeconfig: kubeconfigPath(),
-    functionsKubeconfig: reconcilerKubeconfigPath(),
-    logDir: join(tmpdir(), `local-stack-${namespace}`),
-    forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'INFO' },
+  stack = await startTestStack(namespace, {
     forwarderPods: forwarderPodsSetup(state),
     onBusEvent: (event) => events.push(event),
   });

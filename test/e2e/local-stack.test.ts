@@ -2,10 +2,9 @@
 // emulated bus, rule, queue and event source feeding the reconcile function, bundled as deployed.
 // Nothing here calls a function directly, except the schedule's resync.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
-import { LocalStack } from '../../infra/local/stack.js';
-import { createNamespace, deleteNamespace, eventually, installCrd, kubeconfigPath, kubectlOk, originalSample, reconcilerKubeconfigPath } from '../support/kube.js';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { startTestStack } from '../support/stack.js';
+import { createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample } from '../support/kube.js';
 import { condition, getCr, readChildren } from '../support/operator.js';
 
 const name = 'kindcustomhttp-sample';
@@ -18,12 +17,7 @@ const converged = <T>(what: string, check: () => Promise<T | undefined | false>)
 beforeAll(async () => {
   await installCrd();
   namespace = await createNamespace('e2e');
-  stack = await LocalStack.start({
-    kubeconfig: kubeconfigPath(),
-    functionsKubeconfig: reconcilerKubeconfigPath(),
-    logDir: join(tmpdir(), `local-stack-${namespace}`),
-    forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'INFO' },
-  });
+  stack = await startTestStack(namespace);
 });
 afterAll(async () => {
   await stack?.stop();

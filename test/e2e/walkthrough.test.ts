@@ -3,13 +3,12 @@
 // by pod IP and through the Service by name, and follow a `hostports` edit without a restart. The
 // whole local stack drives it, as `npm start` does: kubectl, the forwarder, the bus, the functions.
 import type { V1Pod } from '@kubernetes/client-node';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { realNodeName, realNodeNamespace, requireRunning } from '../../infra/local/cluster/index.js';
 import { peerServerImage, provideImage } from '../../infra/local/images/index.js';
-import { LocalStack } from '../../infra/local/stack.js';
-import { adminClients, deleteNamespace, eventually, installCrd, kubeconfigPath, kubectlOk, originalSample, reconcilerKubeconfigPath, uniqueName } from '../support/kube.js';
+import type { LocalStack } from '../../infra/local/stack.js';
+import { startTestStack } from '../support/stack.js';
+import { adminClients, deleteNamespace, eventually, installCrd, kubectlOk, originalSample, uniqueName } from '../support/kube.js';
 import { condition, getCr } from '../support/operator.js';
 
 const { core } = adminClients();
@@ -54,12 +53,7 @@ beforeAll(async () => {
   await provideImage(state, peerServerImage);
   namespace = uniqueName('walkthrough');
   await core.createNamespace({ body: realNodeNamespace(namespace) });
-  stack = await LocalStack.start({
-    kubeconfig: kubeconfigPath(),
-    functionsKubeconfig: reconcilerKubeconfigPath(),
-    logDir: join(tmpdir(), `local-stack-${namespace}`),
-    forwarderEnv: { WATCH_NAMESPACES: namespace, LOG_LEVEL: 'INFO' },
-  });
+  stack = await startTestStack(namespace);
 });
 
 afterAll(async () => {
