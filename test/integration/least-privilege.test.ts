@@ -3,7 +3,7 @@
 // policy, which the global setup installs): it writes only what it owns, however much its RBAC
 // allows; CR authors get no image the operator does not allow; the pods pass the restricted Pod
 // Security Standard; and in the namespaced mode it can neither reconcile nor list elsewhere.
-import { loadAllYaml, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { loadAllYaml, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_MANAGED_BY, MANAGED_BY, childLabels, desiredDeployment } from '../../functions/core/desired.js';
@@ -11,6 +11,8 @@ import { defaultImagePolicy } from '../../functions/core/images.js';
 import { ApiError, PatchType, type KubeClient } from '../../functions/core/kube-client.js';
 import { reconcile, type OperatorSettings } from '../../functions/core/reconciler.js';
 import { resync } from '../../functions/core/resync.js';
+import { realNodeName, realNodeNamespace, requireRunning } from '../../infra/local/cluster/index.js';
+import { peerServerImage, provideImage } from '../../infra/local/images/index.js';
 import { adminClients, createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample, reconcilerKubeClient, uniqueName } from '../support/kube.js';
 import { condition, createCr, getCr, operatorApi, orUndefined, readChildren, silentLog } from '../support/operator.js';
 
@@ -183,15 +185,15 @@ describe('in a namespace that enforces the restricted Pod Security Standard', ()
   let restricted: string;
 
   beforeAll(async () => {
-    restricted = await createNamespace('restricted');
-    await core.patchNamespace({ name: restricted, body: { metadata: { labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    // On the real node, with the project's peer server image there (the local default image, which
+    // runs as uid 1000): the pods start under the restricted profile and pass their probes.
+    await provideImage(requireRunning(), peerServerImage);
+    restricted = uniqueName('restricted');
+    await core.createNamespace({ body: realNodeNamespace(restricted, { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/enforce-version': 'latest' }) });
   });
   afterAll(() => deleteNamespace(restricted));
 
-  // The pods' admission is what this shows on KWOK's fake node; on a real node, the same test shows
-  // the project's peer server (the local default image, which runs as uid 1000) starting under the
-  // restricted profile and passing its probes.
-  it('admits the sample CR’s pods: the ReplicaSet creates them all, with no FailedCreate, and they become Ready', async () => {
+  it('admits the sample CR’s pods and runs them on the real node: the ReplicaSet creates them all, with no FailedCreate, and they become Ready', async () => {
     const settings: OperatorSettings = { images: { ...defaultImagePolicy, defaultImage: 'stimulated-peering/peer-server:0.1.0' }, namespaces: [] };
     await kubectlOk(['apply', '-f', '-'], originalSample(restricted));
 
@@ -199,6 +201,10 @@ describe('in a namespace that enforces the restricted Pod Security Standard', ()
 
     const pods = await core.listNamespacedPod({ namespace: restricted, labelSelector: 'app.kubernetes.io/instance=kindcustomhttp-sample' });
     expect(pods.items).toHaveLength(2);
+    for (const pod of pods.items) {
+      expect(pod.spec?.nodeName).toBe(realNodeName);
+      expect(pod.status?.containerStatuses?.[0]).toMatchObject({ ready: true, restartCount: 0 });
+    }
     const failures = await core.listNamespacedEvent({ namespace: restricted, fieldSelector: 'reason=FailedCreate' });
     expect(failures.items).toEqual([]);
     // A pod the restricted profile would refuse, to show it is enforced here.
