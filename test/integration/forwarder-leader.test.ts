@@ -117,7 +117,12 @@ describe('two forwarders with leader election', () => {
       await eventually('the leader to hold all three', async () => (await metricsOf(leader)).forwarder_queue_depth! >= 3);
       const sinceKill = endpoint.events.length;
 
-      instances.get(leader)!.process.kill('SIGKILL');
+      // The bus heals only once the killed leader is gone: a retry of its own landing in between
+      // would be an event the test did not expect from it, not one the successor missed.
+      const killed = instances.get(leader)!.process;
+      const gone = new Promise((resolve) => killed.once('exit', resolve));
+      killed.kill('SIGKILL');
+      await gone;
       endpoint.setFaults(() => ({ kind: 'none' }));
 
       await eventually('the standby to hold the lease', async () => (await holder()) === other(leader), { timeoutMs: 30_000 });
