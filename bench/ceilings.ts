@@ -13,7 +13,7 @@ import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { ApiError, KubeClient } from '../functions/core/kube-client.js';
 import { crdPath, installCrd } from '../infra/local/crd.js';
-import { BURST_SPEC } from './floor.js';
+import { BURST_SPEC } from './sightings.js';
 import { deleteNamespaceAndWait, round, timed } from './stats.js';
 
 const CONCURRENCY = 32;

@@ -15,7 +15,8 @@ import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/k
 import { KubeClient, PatchType } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
 import { LocalStack, type StackLine } from '../infra/local/stack.js';
-import { BURST_SPEC, measureFloor, writes, type Floor } from './floor.js';
+import { measureFloor, writes, type Floor } from './floor.js';
+import { BURST_SPEC, ChildSightings } from './sightings.js';
 import { Poller } from './poller.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
@@ -33,9 +34,8 @@ const crPath = (namespace: string) => `/apis/${GROUP}/${VERSION}/namespaces/${na
 
 /** First moments seen by watches: each CR's children appearing, and the CR Ready at its generation. */
 class Observer {
-  readonly childrenAt = new Map<string, number>();
-  /** Per child kind, when each CR's child of that kind appeared. */
-  readonly kindAt = new Map<ChildKind, Map<string, number>>(childKinds.map((kind) => [kind, new Map()]));
+  private readonly sightings = new ChildSightings();
+  readonly childrenAt = this.sightings.childrenAt;
   readonly readyAt = new Map<string, number>();
   private readonly stopping = new AbortController();
   private readonly watches: Array<Promise<void>> = [];
@@ -46,7 +46,7 @@ class Observer {
   ) {}
 
   start(): void {
-    for (const kind of childKinds) this.watch(collectionPath(childKindInfo[kind], this.namespace), (object) => this.child(kind, object));
+    for (const kind of this.sightings.kinds) this.watch(collectionPath(childKindInfo[kind], this.namespace), (object) => this.child(kind, object));
     this.watch(crPath(this.namespace), (object) => this.cr(object as KindCustomHttp));
   }
 
@@ -61,12 +61,7 @@ class Observer {
   }
 
   private child(kind: ChildKind, object: { metadata?: { name?: string } }): void {
-    const name = object.metadata?.name ?? '';
-    // Children are named after their CR (ConfigMaps with a suffix).
-    const cr = kind === 'ConfigMap' ? name.replace(/-configmap$/, '') : name;
-    const kindAt = this.kindAt.get(kind)!;
-    if (!kindAt.has(cr)) kindAt.set(cr, Date.now());
-    if (!this.childrenAt.has(cr) && childKinds.every((each) => this.kindAt.get(each)!.has(cr))) this.childrenAt.set(cr, Date.now());
+    this.sightings.saw(kind, object.metadata?.name ?? '');
   }
 
   private cr(cr: KindCustomHttp): void {
@@ -239,7 +234,7 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
     'e2e.burst.all_ready_minus_floor_deployments_ready_seconds': round(allReady - floor.deploymentsReadySeconds, 2),
     'e2e.burst.all_ready_over_floor_deployments_ready': round(allReady / floor.deploymentsReadySeconds, 2),
     // Which kind is the long pole: a ClusterIP Service waits for the apiserver's allocator.
-    ...Object.fromEntries(childKinds.map((kind) => [`e2e.burst.all_${kind.toLowerCase()}s_seconds`, round(lastOf(poller.kindAt.get(kind)!), 2)])),
+    ...Object.fromEntries([...poller.kindAt].map(([kind, seen]) => [`e2e.burst.all_${kind.toLowerCase()}s_seconds`, round(lastOf(seen), 2)])),
     'e2e.burst.published_events_per_cr': perCr((await published(stack)) - publishedBefore),
     'e2e.burst.invocations_per_cr': perCr(busAfter.invocations - busBefore.invocations),
     'e2e.burst.reconciles_per_cr': perCr(logAfter.reconciles - logBefore.reconciles),
@@ -265,5 +260,6 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
 
 /** The requests on what the operator reads and writes: its CRs, their children, Events. */
 function operatorRequests(requests: Array<[string, number]>): Array<[string, number]> {
-  return requests.filter(([key]) => /^(GET|APPLY|PATCH|POST) (kindcustomhttps|deployments|services|configmaps|events)(\/status)?$/.test(key));
+  const resources = new Set([PLURAL, `${PLURAL}/status`, 'events', ...childKinds.map((kind) => childKindInfo[kind].plural)]);
+  return requests.filter(([key]) => /^(GET|APPLY|PATCH|POST) /.test(key) && resources.has(key.split(' ')[1]!));
 }

@@ -3,13 +3,13 @@
 // replicas, a ClusterIP Service, a ConfigMap: desiredChildren itself, without the owner reference
 // that would have the garbage collector delete them), CONCURRENCY requests at once, and a poller
 // notes when all exist and when every Deployment is ready. The apiserver counts the requests.
-import { childKindInfo, childKinds, collectionPath, desiredChildren } from '../functions/core/children.js';
+import { collectionPath, desiredChildren, infoOf, type ChildKind } from '../functions/core/children.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
-import { checkSpec, defaultImagePolicy } from '../functions/core/images.js';
 import type { KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import type { KubeClient } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
 import { Poller } from './poller.js';
+import { BURST_SPEC, burstSpec } from './sightings.js';
 import { deleteNamespaceAndWait, round } from './stats.js';
 
 /**
@@ -17,7 +17,6 @@ import { deleteNamespaceAndWait, round } from './stats.js';
  * 100 s with 50 at once and 100 in small runs, within noise), 50: more only queue at the apiserver.
  */
 export const FLOOR_CONCURRENCY = 50;
-export const BURST_SPEC = { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } };
 
 export interface Floor {
   allChildrenSeconds: number;
@@ -29,20 +28,19 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
   const namespace = `bench-floor-${Date.now().toString(36)}`;
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
   // The children the operator would make, with the image a CR without one gets.
-  const parsed = checkSpec(BURST_SPEC, defaultImagePolicy);
-  if (!parsed.ok) throw new Error(parsed.message);
+  const spec = burstSpec();
   const poller = new Poller(client, namespace, false);
   const names = Array.from({ length: crs }, (_, i) => `burst-${i}`);
   const creates = names.flatMap((name) => {
     const cr = { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', metadata: { name, namespace, uid: 'none' }, spec: BURST_SPEC } as KindCustomHttp;
-    const children = desiredChildren(cr, parsed.spec);
-    return childKinds.map((kind) => ({ kind, body: { ...children[kind], metadata: { ...children[kind].metadata, ownerReferences: undefined } } }));
+    const children = desiredChildren(cr, spec);
+    return Object.entries(children).map(([kind, child]) => ({ kind: kind as ChildKind, body: { ...child, metadata: { ...child.metadata, ownerReferences: undefined } } }));
   });
   try {
     poller.start();
     const before = await apiserverRequestsByKind(client);
     const started = Date.now();
-    await forEachBounded(creates, FLOOR_CONCURRENCY, async ({ kind, body }) => void (await client.request(collectionPath(childKindInfo[kind], namespace), { method: 'POST', body })));
+    await forEachBounded(creates, FLOOR_CONCURRENCY, async ({ kind, body }) => void (await client.request(collectionPath(infoOf(kind), namespace), { method: 'POST', body })));
     await poller.waitFor(poller.childrenAt, names, 900_000, 'with children');
     await poller.waitFor(poller.deploymentReadyAt, names, 900_000, 'with its Deployment ready');
     const last = (moments: Map<string, number>) => (Math.max(...names.map((name) => moments.get(name)!)) - started) / 1000;

@@ -4,9 +4,10 @@
 // Ready. A moment it gives is up to one interval (plus a list's time) after the apiserver's, so
 // its per-CR latencies are those of a watch plus about half an interval on average: what the
 // figures of issue 23 were measured with.
-import { childKindInfo, childKinds, collectionPath, type ChildKind } from '../functions/core/children.js';
+import { childKindInfo, collectionPath, type ChildKind } from '../functions/core/children.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import type { KubeClient } from '../functions/core/kube-client.js';
+import { ChildSightings } from './sightings.js';
 
 export const POLL_INTERVAL_MS = 250;
 const TABLE = 'application/json;as=Table;g=meta.k8s.io;v=v1';
@@ -29,8 +30,9 @@ function allReady(cell: unknown): boolean {
 }
 
 export class Poller {
-  readonly childrenAt = new Map<string, number>();
-  readonly kindAt = new Map<ChildKind, Map<string, number>>(childKinds.map((kind) => [kind, new Map()]));
+  readonly sightings = new ChildSightings();
+  readonly childrenAt = this.sightings.childrenAt;
+  readonly kindAt = this.sightings.kindAt;
   readonly deploymentReadyAt = new Map<string, number>();
   readonly readyAt = new Map<string, number>();
   polls = 0;
@@ -57,7 +59,7 @@ export class Poller {
   private async run(): Promise<void> {
     while (!this.stopped) {
       // A poll that fails (a timeout on a busy apiserver) is counted and the next one goes on.
-      await Promise.all([...childKinds.map((kind) => this.pollKind(kind)), this.withCrs ? this.pollCrs() : undefined]).then(
+      await Promise.all([...this.sightings.kinds.map((kind) => this.pollKind(kind)), this.withCrs ? this.pollCrs() : undefined]).then(
         () => this.polls++,
         () => this.failedPolls++,
       );
@@ -72,12 +74,8 @@ export class Poller {
   private async pollKind(kind: ChildKind): Promise<void> {
     const table = await this.list(collectionPath(childKindInfo[kind], this.namespace));
     const now = Date.now();
-    const seen = this.kindAt.get(kind)!;
     for (const [name, ready] of cellsOf(table, 'Ready')) {
-      // Children are named after their CR (ConfigMaps with a suffix).
-      const cr = kind === 'ConfigMap' ? name.replace(/-configmap$/, '') : name;
-      if (!seen.has(cr)) seen.set(cr, now);
-      if (!this.childrenAt.has(cr) && childKinds.every((each) => this.kindAt.get(each)!.has(cr))) this.childrenAt.set(cr, now);
+      const cr = this.sightings.saw(kind, name, now);
       if (kind === 'Deployment' && allReady(ready) && !this.deploymentReadyAt.has(cr)) this.deploymentReadyAt.set(cr, now);
     }
   }

@@ -1,5 +1,6 @@
 // The reconcile core against the local control plane: API requests and latency per reconcile, on
 // the create path (a new CR) and on the unchanged path (nothing to do).
+import { childKindInfo, childKinds } from '../functions/core/children.js';
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
@@ -10,7 +11,7 @@ import { apiserverRequests } from '../infra/local/apiserver-metrics.js';
 import { deleteNamespaceAndWait, percentile, round, timed } from './stats.js';
 
 const silent = { info: () => {}, warn: () => {} };
-const childResources = ['deployments', 'services', 'configmaps'];
+const childResources = childKinds.map((kind) => childKindInfo[kind].plural);
 
 /** Writes to the children the apiserver served: what a reconcile that changes nothing must not send. */
 async function childWrites(client: KubeClient): Promise<number> {
@@ -26,7 +27,7 @@ export async function benchReconcile(kubeconfig: string, count = 200): Promise<R
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
   const names = Array.from({ length: count }, (_, i) => `cr-${i}`);
   await forEachBounded(names, 16, async (name) => {
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name }, spec: { port: 80, replicaCount: 1, configMapData: { hostports: 'localhost,8080\n' } } };
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name }, spec: { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } } };
     await client.request(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, { method: 'POST', body });
   });
 

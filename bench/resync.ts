@@ -2,7 +2,8 @@
 // (requests and writes counted by the apiserver itself, not by the client), then 1 % of them
 // drifted by hand (Services deleted, Deployments scaled, ConfigMaps edited) and repaired.
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
-import { childKinds } from '../functions/core/children.js';
+import { childKindInfo, childKinds, isWanted, objectPath, type ChildKind } from '../functions/core/children.js';
+import { checkSpec, defaultImagePolicy } from '../functions/core/images.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
 import { GROUP, PLURAL, VERSION } from '../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../functions/core/kube-api.js';
@@ -12,8 +13,16 @@ import { apiserverRequests } from '../infra/local/apiserver-metrics.js';
 import { deleteNamespaceAndWait, round, timed } from './stats.js';
 
 const silent = { info: () => {}, warn: () => {} };
-const ourResources = [PLURAL, 'deployments', 'services', 'configmaps'];
+const ourResources = [PLURAL, ...childKinds.map((kind) => childKindInfo[kind].plural)];
 const writeVerbs = ['POST', 'PUT', 'PATCH', 'APPLY', 'DELETE'];
+const SPEC = { port: 80, replicaCount: 0, configMapData: { hostports: 'localhost,8080\n' } };
+const resolved = (() => {
+  const parsed = checkSpec(SPEC, defaultImagePolicy);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return parsed.spec;
+})();
+/** Drift made by hand: these kinds get a field changed, the others are deleted. */
+const handEdits: Partial<Record<ChildKind, object>> = { Deployment: { spec: { replicas: 2 } }, ConfigMap: { data: { hostports: 'edited,1\n' } } };
 
 /** The apiserver's count of requests on the CRs and their children, and of writes among them. */
 async function served(client: KubeClient): Promise<{ requests: number; writes: number }> {
@@ -38,7 +47,7 @@ export async function benchResync(kubeconfig: string, crs: number): Promise<Reco
   try {
     const names = Array.from({ length: crs }, (_, i) => `cr-${i}`);
     await forEachBounded(names, 32, async (name) => {
-      const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name }, spec: { port: 80, replicaCount: 0, configMapData: { hostports: 'localhost,8080\n' } } };
+      const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name }, spec: SPEC };
       await client.request(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, { method: 'POST', body });
     });
     // The resync itself creates the children, then settles the statuses.
@@ -50,14 +59,14 @@ export async function benchResync(kubeconfig: string, crs: number): Promise<Reco
     const unchanged = await timed(() => run());
     const after = await served(client);
 
+    // Each of the kinds these CRs have in turn: a field changed where one is named here, else the child deleted.
+    const kinds = childKinds.filter((kind) => isWanted(kind, resolved));
     const driftedNames = names.filter((_, i) => i % 100 === 0);
     await forEachBounded(driftedNames, 16, async (name) => {
-      const index = Number(name.slice(3));
-      const kind = childKinds[(index / 100) % 3]!;
-      const path = `/namespaces/${namespace}`;
-      if (kind === 'Service') await client.request(`/api/v1${path}/services/${name}`, { method: 'DELETE' });
-      if (kind === 'Deployment') await client.request(`/apis/apps/v1${path}/deployments/${name}`, { method: 'PATCH', body: { spec: { replicas: 2 } }, contentType: PatchType.merge });
-      if (kind === 'ConfigMap') await client.request(`/api/v1${path}/configmaps/${name}-configmap`, { method: 'PATCH', body: { data: { hostports: 'edited,1\n' } }, contentType: PatchType.merge });
+      const kind = kinds[(Number(name.slice(3)) / 100) % kinds.length]!;
+      const path = objectPath(childKindInfo[kind], namespace, childKindInfo[kind].name(name));
+      const edit = handEdits[kind];
+      await client.request(path, edit ? { method: 'PATCH', body: edit, contentType: PatchType.merge } : { method: 'DELETE' });
     });
     const repair = await timed(() => run());
 

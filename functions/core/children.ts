@@ -1,8 +1,12 @@
-// The three kinds of object a KindCustomHttp owns, in one table: how each is named and built,
-// where it lives in the API, and which of its maps must hold exactly what we want. The desired
-// state, the apply, drift detection, the resync's lists and the forwarder's watches all read it.
+// The kinds of object a KindCustomHttp owns, in one table: whether a CR wants one, how it is named
+// and built, where it lives in the API, which of its fields must hold exactly what we want, and how
+// to recognise one the original operator made. The planner (plan.ts), the apply, the resync's
+// lists, the forwarder's watches, the event contract, the RBAC checks and the benchmarks all read
+// it: adding a kind is an entry here, its builder in desired.ts, its RBAC rules, and tests.
+import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
-import { configMapName, desiredConfigMap, desiredDeployment, desiredService, workloadName } from './desired.js';
+import { configMapName, desiredConfigMap, desiredDeployment, desiredService, ORIGINAL_SELECTOR, workloadName } from './desired.js';
 import type { KindCustomHttp, ResolvedSpec } from './kindcustomhttp.js';
 import { rolloutPhase } from './status.js';
 
@@ -26,12 +30,15 @@ export interface ChildKindInfo<K extends ChildKind> {
   plural: string;
   /** The child's name, from its CR's name. */
   name(crName: string): string;
+  /** Whether a CR with this spec has one; absent: every CR has one. One it does not want is deleted, if ours. */
+  wanted?(spec: ResolvedSpec): boolean;
   desired(cr: KindCustomHttp, spec: ResolvedSpec): ChildObject<K>;
   /**
    * Fields the child must hold exactly as desired: maps with no other entries, lists with no other
    * items. Server-side apply leaves what other managers set, but an extra selector entry selects
    * no pods, an extra port exposes what the CR does not, an extra ConfigMap key is served to the
-   * pods as a file.
+   * pods as a file; and a keyed list's entry another manager changed (a port, a container's name)
+   * stands beside the one we apply, which the apiserver refuses as a duplicate.
    */
   exactFields: string[][];
   /**
@@ -39,7 +46,20 @@ export interface ChildKindInfo<K extends ChildKind> {
    * child's status that leaves this alone needs no reconcile.
    */
   statusPhase?: (object: ChildObject<K>) => string;
+  /** Whether the original Go operator made this object (its CR then adopts it); absent: it made none of this kind. */
+  madeByOriginal?(object: ChildObject<K>, siblings: Children): boolean;
+  /** What the resync keeps of a listed object to compare it: a ConfigMap's files as one digest. */
+  compact?(object: ChildObject<K>): ChildObject<K>;
 }
+
+/** A map of files as one digest entry, so that 10,000 CRs' files never sit in memory at once. */
+export function dataDigest(data: Record<string, string> | undefined): Record<string, string> {
+  const hash = createHash('sha256');
+  for (const key of Object.keys(data ?? {}).sort()) hash.update(`${key.length}:${key}${data![key]!.length}:${data![key]}`);
+  return { '#sha256': hash.digest('hex') };
+}
+
+const hasOriginalSelector = (selector: unknown) => isDeepStrictEqual(selector, ORIGINAL_SELECTOR);
 
 export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
   Deployment: {
@@ -49,8 +69,9 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     plural: 'deployments',
     name: workloadName,
     desired: desiredDeployment,
-    exactFields: [],
+    exactFields: [['spec', 'template', 'spec', 'containers'], ['spec', 'template', 'spec', 'volumes']],
     statusPhase: rolloutPhase,
+    madeByOriginal: (deployment) => hasOriginalSelector(deployment.spec?.selector?.matchLabels),
   },
   Service: {
     kind: 'Service',
@@ -60,6 +81,7 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     name: workloadName,
     desired: desiredService,
     exactFields: [['spec', 'selector'], ['spec', 'ports']],
+    madeByOriginal: (service) => hasOriginalSelector(service.spec?.selector),
   },
   ConfigMap: {
     kind: 'ConfigMap',
@@ -69,8 +91,21 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     name: configMapName,
     desired: desiredConfigMap,
     exactFields: [['data'], ['binaryData']],
+    // It has no mark of its own: it is the original's when the original's Deployment stands beside it.
+    madeByOriginal: (_configMap, siblings) => !!siblings.Deployment && hasOriginalSelector(siblings.Deployment.spec?.selector?.matchLabels),
+    compact: (configMap) => ({ ...configMap, data: dataDigest(configMap.data), binaryData: configMap.binaryData && dataDigest(configMap.binaryData) }),
   },
 };
+
+/** The table's entry for `kind`, typed for any kind (TypeScript cannot follow a kind variable into the table's mapped type). */
+export function infoOf(kind: ChildKind): ChildKindInfo<ChildKind> {
+  return childKindInfo[kind] as unknown as ChildKindInfo<ChildKind>;
+}
+
+/** Whether a CR with `spec` has a child of `kind`. */
+export function isWanted(kind: ChildKind, spec: ResolvedSpec): boolean {
+  return infoOf(kind).wanted?.(spec) ?? true;
+}
 
 /** The collection of a kind, in one namespace or in all. */
 export function collectionPath(info: Pick<ChildKindInfo<ChildKind>, 'groupPath' | 'plural'>, namespace?: string): string {
@@ -81,7 +116,13 @@ export function objectPath(info: Pick<ChildKindInfo<ChildKind>, 'groupPath' | 'p
   return `${collectionPath(info, namespace)}/${encodeURIComponent(name)}`;
 }
 
-/** Every child a CR should have, by kind. */
-export function desiredChildren(cr: KindCustomHttp, spec: ResolvedSpec): { [K in ChildKind]: ChildObject<K> } {
-  return Object.fromEntries(childKinds.map((kind) => [kind, childKindInfo[kind].desired(cr, spec)])) as { [K in ChildKind]: ChildObject<K> };
+/** Every child a CR with `spec` should have, by kind. */
+export function desiredChildren(cr: KindCustomHttp, spec: ResolvedSpec): Children {
+  return Object.fromEntries(childKinds.filter((kind) => isWanted(kind, spec)).map((kind) => [kind, infoOf(kind).desired(cr, spec)])) as Children;
+}
+
+/** The API group a kind's RBAC rules name: '' for the core group. */
+export function apiGroupOf(kind: ChildKind): string {
+  const { apiVersion } = childKindInfo[kind];
+  return apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
 }

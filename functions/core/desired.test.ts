@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { desiredChildren } from './children.js';
+import { desiredChildren as wantedChildren, type Children } from './children.js';
 import { CONFIG_MOUNT_PATH, configMapName, fitName, LABEL_INSTANCE, LABEL_MANAGED_BY, podSelector, selectorLabels, workloadName } from './desired.js';
 import { checkSpec } from './images.js';
 import type { KindCustomHttp } from './kindcustomhttp.js';
+
+/** Every kind these tests look at is one every CR has. */
+const desiredChildren = (...args: Parameters<typeof wantedChildren>) => wantedChildren(...args) as Required<Children>;
 
 function customResource(name = 'kindcustomhttp-sample', spec: unknown = { port: 80, replicaCount: 2, configMapData: { hostports: 'localhost,8080\n' } }) {
   const cr: KindCustomHttp = {

@@ -22,6 +22,9 @@ export const CONTAINER_NAME = 'http-server';
  */
 export const ORIGINAL_SERVER_PORT = 8080;
 
+/** The pod selector every child of the original Go operator used, whatever its CR: how its children are recognised. */
+export const ORIGINAL_SELECTOR = { app: 'measutosh-http-server' };
+
 /**
  * The user the server runs as. The restricted Pod Security Standard wants runAsNonRoot, which the
  * kubelet can check only against a numeric user: measutosh/http-server names its user (`appuser`,

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { desiredChildren, type ChildObject } from './children.js';
+import { desiredChildren as wantedChildren, type ChildObject, type Children } from './children.js';
 import { ADOPT_ANNOTATION, changedFields, claimOf, driftOf, exactFieldsPatch } from './drift.js';
 import { checkSpec, defaultImagePolicy } from './images.js';
 import type { KindCustomHttp } from './kindcustomhttp.js';
+
+/** Every kind these tests look at is one every CR has. */
+const desiredChildren = (...args: Parameters<typeof wantedChildren>) => wantedChildren(...args) as Required<Children>;
 
 const cr: KindCustomHttp = {
   apiVersion: 'groupsp.measutosh.dev/v1',

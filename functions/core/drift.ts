@@ -2,15 +2,12 @@
 // the fields we own differ from what we want. The reconcile and the resync ask the same questions
 // of the same observed objects, so they always agree on what drifted.
 import { isDeepStrictEqual } from 'node:util';
-import { childKindInfo, type ChildKind, type ChildObject } from './children.js';
+import { childKindInfo, infoOf, type ChildKind, type ChildObject, type Children } from './children.js';
 import { LABEL_INSTANCE, LABEL_MANAGED_BY, MANAGED_BY, selectorLabels } from './desired.js';
 import { API_VERSION, KIND, type KindCustomHttp } from './kindcustomhttp.js';
 
 /** Annotation on a CR that lets it take over existing objects under its children's names. */
 export const ADOPT_ANNOTATION = 'groupsp.measutosh.dev/adopt-existing';
-
-/** The pod selector every child of the original Go operator used, whatever its CR. */
-const ORIGINAL_SELECTOR = { app: 'measutosh-http-server' };
 
 /**
  * Whose an object under a child's name is:
@@ -26,25 +23,13 @@ interface Metadata {
   ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
 }
 
-function isOriginalOperators(kind: ChildKind, object: ChildObject, siblings: Partial<Record<ChildKind, ChildObject>>): boolean {
-  switch (kind) {
-    case 'Deployment':
-      return isDeepStrictEqual((object as ChildObject<'Deployment'>).spec?.selector?.matchLabels, ORIGINAL_SELECTOR);
-    case 'Service':
-      return isDeepStrictEqual((object as ChildObject<'Service'>).spec?.selector, ORIGINAL_SELECTOR);
-    case 'ConfigMap':
-      // It has no mark of its own: it is the original's when the original's Deployment stands beside it.
-      return !!siblings.Deployment && isOriginalOperators('Deployment', siblings.Deployment, {});
-  }
-}
-
-export function claimOf(kind: ChildKind, observed: ChildObject | undefined, cr: KindCustomHttp, siblings: Partial<Record<ChildKind, ChildObject>>): Claim {
+export function claimOf(kind: ChildKind, observed: ChildObject | undefined, cr: KindCustomHttp, siblings: Children): Claim {
   if (!observed) return { kind: 'absent' };
   const metadata = (observed.metadata ?? {}) as Metadata;
   const controller = metadata.ownerReferences?.find((ref) => ref.controller);
   if (controller) return controlledClaim(controller, cr);
   if (isOurOrphan(metadata, cr)) return { kind: 'ours' };
-  if (isOriginalOperators(kind, observed, siblings)) return { kind: 'adoptable', why: 'the original operator made it' };
+  if (infoOf(kind).madeByOriginal?.(observed, siblings)) return { kind: 'adoptable', why: 'the original operator made it' };
   if (cr.metadata.annotations?.[ADOPT_ANNOTATION] === 'true') return { kind: 'adoptable', why: `the CR has ${ADOPT_ANNOTATION}=true` };
   return { kind: 'foreign', why: 'it has no controller and was not made by this operator' };
 }

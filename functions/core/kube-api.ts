@@ -68,7 +68,7 @@ export class KubeApi {
     return this.client.request(objectPath(childKindInfo[kind], namespace, name), { method: 'PATCH', query: applyQuery, body: object, contentType: PatchType.apply });
   }
 
-  /** A JSON merge patch, for what server-side apply cannot do: remove entries another manager owns. */
+  /** A JSON merge patch, for what server-side apply cannot do: remove entries another manager owns, replace a list whole. */
   mergePatchChild<K extends ChildKind>(kind: K, namespace: string, name: string, patch: object): Promise<ChildObject<K>> {
     return this.client.request(objectPath(childKindInfo[kind], namespace, name), {
       method: 'PATCH',

@@ -1,14 +1,15 @@
 // The reconcile shared by every function: read, decide (pure), apply what drifted, report.
 // Running it twice, or twenty times at once, is always safe.
 import { createHash } from 'node:crypto';
-import { childKindInfo, childKinds, desiredChildren, type ChildKind, type ChildObject, type Children } from './children.js';
+import { childKindInfo, childKinds, type ChildKind, type ChildObject, type Children } from './children.js';
 import { podSelector } from './desired.js';
-import { ADOPT_ANNOTATION, claimOf, driftOf, exactFieldsPatch } from './drift.js';
+import { ADOPT_ANNOTATION, driftOf, exactFieldsPatch } from './drift.js';
 import { classifyFailure, TerminalFailureError, type TerminalReason } from './failures.js';
 import { ApiError } from './kube-client.js';
 import { checkSpec, defaultImagePolicy, type ImagePolicy } from './images.js';
 import type { KindCustomHttp } from './kindcustomhttp.js';
 import type { EventRecord, KubeApi } from './kube-api.js';
+import { planChildren, type ChildPlan } from './plan.js';
 import { computeStatus, statusChanged, type Observation } from './status.js';
 
 /** The part of a logger the core needs (Powertools' Logger fits it). */
@@ -25,7 +26,7 @@ export interface ReconcileTarget {
 export interface ChildChange {
   kind: ChildKind;
   name: string;
-  action: 'created' | 'updated' | 'recreated' | 'adopted';
+  action: 'created' | 'updated' | 'recreated' | 'adopted' | 'deleted';
   /** Paths of the fields we own whose values differed, e.g. `spec.replicas`. */
   fields: string[];
 }
@@ -65,12 +66,6 @@ export function inScope(settings: OperatorSettings, namespace: string): boolean 
   return settings.namespaces.length === 0 || settings.namespaces.includes(namespace);
 }
 
-/** What one child needs, decided from the CR and what was observed. */
-type WritablePlan =
-  | { kind: ChildKind; name: string; action: 'none'; observed: ChildObject }
-  | { kind: ChildKind; name: string; action: Exclude<ChildChange['action'], 'recreated'>; desired: ChildObject; observed?: ChildObject; fields: string[] };
-type ChildPlan = WritablePlan | { kind: ChildKind; name: string; action: 'conflict'; why: string };
-
 const notFound: ReconcileResult = { outcome: 'not-found', changes: [], statusUpdated: false, ready: false };
 const deleting: ReconcileResult = { outcome: 'deleting', changes: [], statusUpdated: false, ready: false };
 const outOfScope: ReconcileResult = { outcome: 'out-of-scope', changes: [], statusUpdated: false, ready: false };
@@ -81,9 +76,10 @@ const outOfScope: ReconcileResult = { outcome: 'out-of-scope', changes: [], stat
  *  1. read the CR and its children at once (their names follow from the CR's name);
  *  2. validate the spec and choose its image: an invalid spec, or an image the operator does not
  *     allow, is reported as Degraded and not retried;
- *  3. decide, child by child, whether it is ours and what drifted; an object in the way is
+ *  3. plan, child by child (plan.ts, as the resync does): create it, repair what drifted, adopt
+ *     the original operator's, delete one of ours the CR no longer wants; an object in the way is
  *     reported, never touched;
- *  4. apply (server-side) only the children that drifted or are missing;
+ *  4. carry out only what the plan asks for;
  *  5. rebuild the status from what was observed and applied, and write it only if it changed;
  *     record one Event when existing children had to change.
  * Throws when the API failed in a way a retry may fix.
@@ -113,19 +109,19 @@ async function converge(context: ReconcileContext, cr: KindCustomHttp, observed:
   const { api, log } = context;
   const parsed = checkSpec(cr.spec, (context.settings ?? defaultOperatorSettings).images);
   if (!parsed.ok) throw new TerminalFailureError(parsed.reason, parsed.message);
-  const plans = planChildren(cr, desiredChildren(cr, parsed.spec), observed);
+  const plans = planChildren(cr, parsed.spec, observed);
   const conflicts = plans.flatMap((plan) => (plan.action === 'conflict' ? [`${plan.kind} ${cr.metadata.namespace}/${plan.name} exists and is not this CR's: ${plan.why}`] : []));
   if (conflicts.length > 0) {
     // Nothing is applied: a Deployment would mount a ConfigMap that is not ours, a Service select foreign pods.
     throw new TerminalFailureError('NameConflict', `${conflicts.join('; ')}. Delete or rename it, or set the annotation ${ADOPT_ANNOTATION}=true on the CR to take it over.`);
   }
 
-  const applied = await Promise.all(plans.filter((plan): plan is WritablePlan => plan.action !== 'conflict').map((plan) => carryOut(api, plan)));
-  const changes = applied.flatMap(({ change }) => (change ? [change] : []));
+  const outcomes = await Promise.all(plans.map((plan) => carryOut(api, cr.metadata.namespace, plan as WritablePlan)));
+  const changes = outcomes.flatMap(({ change }) => (change ? [change] : []));
   for (const change of changes) log.info(`${change.action} ${change.kind} ${cr.metadata.namespace}/${change.name}`, { change });
 
-  const current = Object.fromEntries(applied.map(({ kind, object }) => [kind, object])) as Required<Children>;
-  const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment: current.Deployment };
+  const deployment = outcomes.find((outcome) => outcome.kind === 'Deployment')!.object as ChildObject<'Deployment'>;
+  const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: parsed.spec.replicaCount, deployment };
   return report(context, cr, observation, changes);
 }
 
@@ -140,54 +136,72 @@ async function report(context: ReconcileContext, cr: KindCustomHttp, observation
   return { outcome: 'converged', changes, statusUpdated, ready };
 }
 
-/** Pure: for each child kind, what to do given the desired object and the observed one. */
-export function planChildren(cr: KindCustomHttp, desired: Record<ChildKind, ChildObject>, observed: Children): ChildPlan[] {
-  return childKinds.map((kind): ChildPlan => {
-    const name = childKindInfo[kind].name(cr.metadata.name);
-    const current = observed[kind];
-    const claim = claimOf(kind, current, cr, observed);
-    switch (claim.kind) {
-      case 'absent':
-        return { kind, name, action: 'created', desired: desired[kind], fields: [] };
-      case 'foreign':
-        return { kind, name, action: 'conflict', why: claim.why };
-      case 'adoptable':
-        return { kind, name, action: 'adopted', desired: desired[kind], observed: current, fields: driftOf(kind, desired[kind], current!) };
-      case 'ours': {
-        const fields = driftOf(kind, desired[kind], current!);
-        return fields.length === 0 ? { kind, name, action: 'none', observed: current! } : { kind, name, action: 'updated', desired: desired[kind], observed: current, fields };
-      }
-    }
-  });
+type WritablePlan = Exclude<ChildPlan, { action: 'conflict' }>;
+
+interface Outcome {
+  kind: ChildKind;
+  /** The object as it now is; undefined when there is none. */
+  object?: ChildObject;
+  change?: ChildChange;
 }
 
-/** Carries out one child's plan; returns the object as it now is, and what changed. */
-async function carryOut(api: KubeApi, plan: WritablePlan): Promise<{ kind: ChildKind; object: ChildObject; change?: ChildChange }> {
+/** Carries out one child's plan. */
+async function carryOut(api: KubeApi, namespace: string, plan: WritablePlan): Promise<Outcome> {
   const { kind, name } = plan;
-  if (plan.action === 'none') return { kind, object: plan.observed };
-  const namespace = plan.desired.metadata!.namespace!;
-  let action: ChildChange['action'] = plan.action;
-  let object: ChildObject;
-  if (plan.action === 'adopted') {
-    // Taken over by being made anew: whatever its makers set (a port, a selector entry, a file, a
-    // selector that cannot change in place) goes, and nobody else's field manager stays on it.
-    await api.deleteChild(kind, namespace, name, plan.observed!.metadata!.uid!);
-    object = await applyRetryingConflicts(api, kind, plan.desired);
-    return { kind, object, change: { kind, name, action, fields: plan.fields } };
+  const change = (action: ChildChange['action'], fields: string[] = []): ChildChange => ({ kind, name, action, fields });
+  switch (plan.action) {
+    case 'keep':
+      return { kind, object: plan.observed };
+    case 'delete':
+      await api.deleteChild(kind, namespace, name, plan.observed.metadata!.uid!);
+      return { kind, change: change('deleted') };
+    case 'adopt':
+      // Taken over by being made anew: whatever its makers set (a port, a selector entry, a file, a
+      // selector that cannot change in place) goes, and nobody else's field manager stays on it.
+      return { kind, object: await recreate(api, kind, plan.observed, plan.desired), change: change('adopted', plan.fields) };
+    case 'create':
+      return { kind, object: await applyExactly(api, kind, plan.desired), change: change('created') };
+    case 'update':
+      return update(api, plan, change);
   }
+}
+
+/**
+ * Brings an object of ours back to what is desired. Exact fields that differ are taken over first
+ * with a merge patch, which replaces a list whole: an entry of a keyed list that another manager
+ * changed (a Service port, a container's name or port) would otherwise stay beside the one we
+ * apply, and the apiserver refuses two ports named `http` (422), or runs two containers. The
+ * patch holds only what is desired, whatever was read, so it needs no resourceVersion
+ * precondition (a Deployment's version moves with every status update). Server-side apply then
+ * sets whatever else drifted; a spec change of an exact field alone costs the one patch.
+ */
+async function update(api: KubeApi, plan: Extract<WritablePlan, { action: 'update' }>, change: (action: ChildChange['action'], fields: string[]) => ChildChange): Promise<Outcome> {
+  const { kind, name, desired } = plan;
+  const namespace = desired.metadata!.namespace!;
+  let object = plan.observed;
+  const exact = exactFieldsPatch(kind, desired, object);
+  if (exact) object = await api.mergePatchChild(kind, namespace, name, exact);
+  if (driftOf(kind, desired, object).length === 0) return { kind, object, change: change('updated', plan.fields) };
   try {
-    object = await applyRetryingConflicts(api, kind, plan.desired);
+    return { kind, object: await applyExactly(api, kind, desired), change: change('updated', plan.fields) };
   } catch (error) {
     const immutable = error instanceof ApiError && error.code === 422 && /immutable/.test(error.message);
-    if (!(plan.observed && immutable)) throw error;
+    if (!immutable) throw error;
     // A field that cannot change in place (a Deployment's selector): replace the child.
-    await api.deleteChild(kind, namespace, name, plan.observed.metadata!.uid!);
-    object = await applyRetryingConflicts(api, kind, plan.desired);
-    action = 'recreated';
+    return { kind, object: await recreate(api, kind, object, desired), change: change('recreated', plan.fields) };
   }
-  const exactPatch = exactFieldsPatch(kind, plan.desired, object);
-  if (exactPatch) object = await api.mergePatchChild(kind, namespace, name, exactPatch);
-  return { kind, object, change: { kind, name, action, fields: plan.fields } };
+}
+
+async function recreate(api: KubeApi, kind: ChildKind, observed: ChildObject, desired: ChildObject): Promise<ChildObject> {
+  await api.deleteChild(kind, desired.metadata!.namespace!, desired.metadata!.name!, observed.metadata!.uid!);
+  return applyExactly(api, kind, desired);
+}
+
+/** Server-side apply, then a merge patch of the exact fields if the apply left others' entries in them. */
+async function applyExactly(api: KubeApi, kind: ChildKind, desired: ChildObject): Promise<ChildObject> {
+  const object = await applyRetryingConflicts(api, kind, desired);
+  const exact = exactFieldsPatch(kind, desired, object);
+  return exact ? api.mergePatchChild(kind, desired.metadata!.namespace!, desired.metadata!.name!, exact) : object;
 }
 
 /** Concurrent first applies of one object can race to create it; the loser applies again. */
@@ -221,9 +235,15 @@ function changeEvent(cr: KindCustomHttp, changes: ChildChange[]): EventRecord | 
   return {
     name: eventName(cr, cr.metadata.resourceVersion, message),
     type: 'Normal',
-    reason: reported.some((c) => c.action === 'adopted') ? 'Adopted' : 'Updated',
+    reason: changeReason(cr, reported),
     message,
   };
+}
+
+/** Adopted; Repaired when the spec is the one last converged (someone else changed the children); Updated for a new spec. */
+function changeReason(cr: KindCustomHttp, changes: ChildChange[]): 'Adopted' | 'Repaired' | 'Updated' {
+  if (changes.some((c) => c.action === 'adopted')) return 'Adopted';
+  return cr.status?.observedGeneration === cr.metadata.generation ? 'Repaired' : 'Updated';
 }
 
 async function reportFailure(context: ReconcileContext, cr: KindCustomHttp, reason: TerminalReason, message: string): Promise<ReconcileResult> {

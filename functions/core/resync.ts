@@ -1,15 +1,15 @@
 // The periodic full resync, from lists: every KindCustomHttp and every child the operator labels,
-// page by page, compared in memory with the same drift rules the reconcile uses. Only the CRs that
-// drifted, miss a child, or report a stale status are reconciled, so a resync of an unchanged
+// page by page, planned in memory by the reconcile's own planner (plan.ts). Only the CRs whose plan
+// is not empty (a child missing, drifted, or not wanted any more), or whose status is stale, are
+// reconciled, so a resync of an unchanged
 // cluster costs a few requests per page, not per CR, and writes nothing. A run cut short by its
 // time budget leaves the CRs it did not reach drifted, and the next run finds them again.
-import { createHash } from 'node:crypto';
-import { childKindInfo, childKinds, type ChildKind, type ChildObject } from './children.js';
+import { childKindInfo, childKinds, dataDigest, infoOf, type ChildKind, type ChildObject, type Children } from './children.js';
 import { LABEL_MANAGED_BY, MANAGED_BY, podSelector } from './desired.js';
-import { driftOf } from './drift.js';
 import { checkSpec } from './images.js';
 import { API_VERSION, KIND, type KindCustomHttp, type ResolvedSpec } from './kindcustomhttp.js';
 import type { ListOptions, Page } from './kube-api.js';
+import { pendingWork, planChildren } from './plan.js';
 import { defaultOperatorSettings, inScope, reconcile, type OperatorSettings, type ReconcileContext } from './reconciler.js';
 import { computeStatus, statusChanged, type Observation } from './status.js';
 import { forEachBounded } from './concurrency.js';
@@ -43,29 +43,15 @@ export interface ResyncReport {
   requests: number;
 }
 
-/** What the resync keeps of one CR while it reads the children: no more than comparing needs. */
+/** What the resync keeps of one CR while it reads the children: no more than planning needs. */
 interface CrEntry {
   cr: KindCustomHttp;
   /** The resolved spec with configMapData replaced by its digest, or undefined when invalid or refused. */
   spec?: ResolvedSpec;
   /** Why it needs a reconcile; empty while it looks converged. */
   drift: string[];
-  seen: Set<ChildKind>;
-}
-
-const DIGEST_KEY = '#sha256';
-
-/** A ConfigMap's data as one digest entry, so that 10,000 CRs' files never sit in memory at once. */
-function dataDigest(data: Record<string, string> | undefined): Record<string, string> {
-  const hash = createHash('sha256');
-  for (const key of Object.keys(data ?? {}).sort()) hash.update(`${key.length}:${key}${data![key]!.length}:${data![key]}`);
-  return { [DIGEST_KEY]: hash.digest('hex') };
-}
-
-function compact(kind: ChildKind, object: ChildObject): ChildObject {
-  if (kind !== 'ConfigMap') return object;
-  const configMap = object as ChildObject<'ConfigMap'>;
-  return { ...configMap, data: dataDigest(configMap.data), binaryData: configMap.binaryData && dataDigest(configMap.binaryData) };
+  /** Its children as listed, compacted. */
+  observed: Children;
 }
 
 async function* pages<T>(list: (options: ListOptions) => Promise<Page<T>>, options: Omit<ListOptions, 'continueToken'>): AsyncGenerator<T[]> {
@@ -87,7 +73,7 @@ function retriableDegradation(cr: KindCustomHttp): string | undefined {
 }
 
 function indexCr(cr: KindCustomHttp, settings: OperatorSettings, now: Date): CrEntry {
-  const entry: CrEntry = { cr, drift: [], seen: new Set() };
+  const entry: CrEntry = { cr, drift: [], observed: {} };
   if (cr.metadata.deletionTimestamp) return entry;
   const parsed = checkSpec(cr.spec, settings.images);
   if (!parsed.ok) {
@@ -95,6 +81,7 @@ function indexCr(cr: KindCustomHttp, settings: OperatorSettings, now: Date): CrE
     if (statusChanged(cr.status, expected)) entry.drift.push('status');
     return entry;
   }
+  // The desired ConfigMap's data is then a digest too, compared with the listed one's (compact).
   entry.spec = { ...parsed.spec, configMapData: dataDigest(parsed.spec.configMapData) };
   const degraded = retriableDegradation(cr);
   if (degraded) entry.drift.push(degraded);
@@ -103,17 +90,23 @@ function indexCr(cr: KindCustomHttp, settings: OperatorSettings, now: Date): CrE
   return entry;
 }
 
-function compareChild(entry: CrEntry, kind: ChildKind, observed: ChildObject, now: Date): void {
-  const { cr, spec } = entry;
+/** What planning reads of a listed child: no managed fields or annotations, a ConfigMap's files as a digest. */
+function slim(kind: ChildKind, object: ChildObject): ChildObject {
+  const { name, namespace, uid, resourceVersion, generation, labels, ownerReferences } = object.metadata ?? {};
+  const compacted = infoOf(kind).compact?.(object) ?? object;
+  return { ...compacted, metadata: { name, namespace, uid, resourceVersion, generation, labels, ownerReferences } };
+}
+
+/** Plans the CR from its listed children, with the reconcile's own planner, and checks its status. */
+function planEntry(entry: CrEntry, now: Date): void {
+  const { cr, spec, observed } = entry;
+  entry.observed = {};
   if (!spec || cr.metadata.deletionTimestamp) return;
-  entry.seen.add(kind);
-  // The spec's configMapData is a digest already, so the desired ConfigMap's data is too.
-  const desired = childKindInfo[kind].desired(cr, spec);
-  entry.drift.push(...driftOf(kind, desired, compact(kind, observed)).map((field) => `${kind} ${field}`));
-  if (kind === 'Deployment') {
-    const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: spec.replicaCount, deployment: observed as ChildObject<'Deployment'> };
-    if (statusChanged(cr.status, computeStatus(cr.status, observation, now))) entry.drift.push('status');
-  }
+  entry.drift.push(...pendingWork(planChildren(cr, spec, observed)));
+  const deployment = observed.Deployment;
+  if (!deployment) return;
+  const observation: Observation = { kind: 'converged', generation: cr.metadata.generation ?? 0, selector: podSelector(cr.metadata.name), desiredReplicas: spec.replicaCount, deployment };
+  if (statusChanged(cr.status, computeStatus(cr.status, observation, now))) entry.drift.push('status');
 }
 
 /** The CR a listed child belongs to, by its controller reference and its name. */
@@ -163,7 +156,7 @@ async function indexCrs({ api, settings = defaultOperatorSettings }: ReconcileCo
   return index;
 }
 
-/** Compares every child the operator labels with its CR's desired state, then notes the missing ones. */
+/** Gathers every child the operator labels under its CR, then plans each CR. */
 async function compareChildren({ api }: ReconcileContext, index: Map<string, CrEntry>, options: ResyncOptions, now: Date): Promise<void> {
   const labelSelector = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
   for (const kind of childKinds) {
@@ -171,17 +164,12 @@ async function compareChildren({ api }: ReconcileContext, index: Map<string, CrE
       for await (const items of pages((o) => api.listChildren(kind, o), { namespace, labelSelector, limit: options.pageSize })) {
         for (const object of items) {
           const entry = index.get(ownerKey(kind, object) ?? '');
-          if (entry) compareChild(entry, kind, object, now);
+          if (entry?.spec) (entry.observed as Record<ChildKind, ChildObject>)[kind] = slim(kind, object);
         }
       }
     }
   }
-  for (const entry of index.values()) noteMissing(entry);
-}
-
-function noteMissing(entry: CrEntry): void {
-  if (!entry.spec) return;
-  for (const kind of childKinds) if (!entry.seen.has(kind)) entry.drift.push(`${kind} missing`);
+  for (const entry of index.values()) planEntry(entry, now);
 }
 
 async function repair(context: ReconcileContext, drifted: CrEntry[], options: ResyncOptions, report: ResyncReport): Promise<void> {

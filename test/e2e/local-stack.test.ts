@@ -34,7 +34,7 @@ describe('the local stack', () => {
     });
 
     expect(cr.status).toMatchObject({ readyReplicas: 2, observedGeneration: cr.metadata.generation });
-    const { deployment, service, configMap } = await children();
+    const { Deployment: deployment, Service: service, ConfigMap: configMap } = await children();
     expect(deployment?.spec?.replicas).toBe(2);
     expect(deployment?.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
     expect(service?.spec?.ports?.[0]).toMatchObject({ port: 80, targetPort: 'http' });
@@ -47,18 +47,18 @@ describe('the local stack', () => {
     await kubectlOk(['patch', '-n', namespace, 'kch', name, '--type=merge', '-p', JSON.stringify({ spec: { replicaCount: 3, port: 8081, configMapData: { hostports: 'peer-a,8080\npeer-b,8080\n' } } })]);
 
     await converged('the children to follow the new spec', async () => {
-      const { deployment, service, configMap } = await children();
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await children();
       return deployment?.spec?.replicas === 3 && service?.spec?.ports?.[0]?.port === 8081 && configMap?.data?.hostports === 'peer-a,8080\npeer-b,8080\n';
     });
     await converged('the CR to report 3 ready replicas', async () => (await getCr(namespace, name)).status?.readyReplicas === 3);
   });
 
   it('recreates a deleted Service without waiting for the resync', async () => {
-    const before = (await children()).service?.metadata?.uid;
+    const before = (await children()).Service?.metadata?.uid;
     await kubectlOk(['delete', '-n', namespace, 'service', name]);
 
     await converged('the Service to be back', async () => {
-      const service = (await children()).service;
+      const service = (await children()).Service;
       return service && service.metadata?.uid !== before;
     });
   });
@@ -66,7 +66,7 @@ describe('the local stack', () => {
   it('scales a Deployment scaled by hand back without waiting for the resync', async () => {
     await kubectlOk(['scale', '-n', namespace, 'deployment', name, '--replicas=1']);
 
-    await converged('the Deployment to be scaled back to 3', async () => (await children()).deployment?.spec?.replicas === 3);
+    await converged('the Deployment to be scaled back to 3', async () => (await children()).Deployment?.spec?.replicas === 3);
   });
 
   it('repairs drift made while the forwarder was down when the schedule runs the resync', async () => {
@@ -77,7 +77,7 @@ describe('the local stack', () => {
     const report = await stack.invokeResync([namespace]);
 
     expect(report).toMatchObject({ checked: 1, drifted: 1, repaired: 1, failed: [] });
-    const { deployment, configMap } = await children();
+    const { Deployment: deployment, ConfigMap: configMap } = await children();
     expect(deployment?.spec?.replicas).toBe(3);
     expect(configMap?.data?.hostports).toBe('peer-a,8080\npeer-b,8080\n');
     await stack.startForwarder();
@@ -87,7 +87,7 @@ describe('the local stack', () => {
     await kubectlOk(['delete', '-n', namespace, 'kch', name]);
 
     await converged('every child to be gone', async () => {
-      const { deployment, service, configMap } = await children();
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await children();
       return !deployment && !service && !configMap;
     });
   });

@@ -31,7 +31,7 @@ describe('the KindCustomHttp CRD', () => {
       expect(await applyCr(name, { replicaCount: 150 })).toMatchObject({ code: 0 });
       await converge(namespace, name);
 
-      expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(150);
+      expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(150);
     });
 
     it('applies a 600 KB configMapData value beside other keys and converges the ConfigMap to it', async () => {
@@ -42,7 +42,7 @@ describe('the KindCustomHttp CRD', () => {
       const result = await converge(namespace, name);
 
       expect(result.outcome).toBe('converged');
-      expect((await readChildren(namespace, name)).configMap?.data).toEqual(configMapData);
+      expect((await readChildren(namespace, name)).ConfigMap?.data).toEqual(configMapData);
     });
 
     it('applies a hostports of 5,000 peers', async () => {
@@ -84,7 +84,7 @@ describe('the KindCustomHttp CRD', () => {
       const degraded = condition(await getCr(namespace, name), 'Degraded');
       expect(degraded).toMatchObject({ status: 'True', reason: 'InvalidSpec' });
       expect(degraded?.message).toContain('line 9001 "peer-x,99999"');
-      expect((await readChildren(namespace, name)).deployment).toBeUndefined();
+      expect((await readChildren(namespace, name)).Deployment).toBeUndefined();
     });
   });
 
@@ -98,7 +98,7 @@ describe('the KindCustomHttp CRD', () => {
       await reconcileUntilReady(api, namespace, name);
 
       expect((await getCr(namespace, name)).spec).toMatchObject({ replicaCount: 3 });
-      expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(3);
+      expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(3);
       expect((await getCr(namespace, name)).status).toMatchObject({ replicas: 3, readyReplicas: 3 });
     });
 

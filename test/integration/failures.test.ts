@@ -93,7 +93,7 @@ describe('a refusal no retry can fix', () => {
 
       await expectDegradedOnce(namespace, name, 'AdmissionDenied');
       expect(condition(await getCr(namespace, name), 'Degraded')?.message).toContain('at most 5 replicas here');
-      expect((await readChildren(namespace, name)).deployment).toBeUndefined();
+      expect((await readChildren(namespace, name)).Deployment).toBeUndefined();
     });
   });
 
@@ -131,9 +131,9 @@ describe('objects under the children’s names that are not ours', () => {
     await expectDegradedOnce(namespace, name, 'NameConflict');
 
     const after = await readChildren(namespace, name);
-    expect(after.configMap).toEqual(before.configMap);
-    expect(after.service).toEqual(before.service);
-    expect(after.deployment).toBeUndefined();
+    expect(after.ConfigMap).toEqual(before.ConfigMap);
+    expect(after.Service).toEqual(before.Service);
+    expect(after.Deployment).toBeUndefined();
     const message = condition(await getCr(namespace, name), 'Degraded')!.message;
     expect(message).toContain(`ConfigMap ${namespace}/${name}-configmap`);
     expect(message).toContain(`Service ${namespace}/${name}`);
@@ -146,7 +146,7 @@ describe('objects under the children’s names that are not ours', () => {
     expect(await deliver(namespace, name)).toEqual({ batchItemFailures: [] });
 
     const cr = await getCr(namespace, name);
-    const { configMap, service } = await readChildren(namespace, name);
+    const { ConfigMap: configMap, Service: service } = await readChildren(namespace, name);
     expect(configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
     expect(service?.spec?.selector).toEqual({ 'app.kubernetes.io/name': 'http-server', 'app.kubernetes.io/instance': name });
     for (const child of [configMap, service]) expect(child?.metadata?.ownerReferences?.[0]?.uid).toBe(cr.metadata.uid);

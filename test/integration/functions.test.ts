@@ -27,7 +27,7 @@ describe('the reconcile handler', () => {
     const result = await handler(recordedEvent('cr-created.json', name));
 
     expect(result).toMatchObject({ outcome: 'converged' });
-    expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
+    expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(2);
   });
 
   it('repairs drift when a recorded "child changed" event arrives', async () => {
@@ -40,7 +40,7 @@ describe('the reconcile handler', () => {
     const result = await handler(recordedEvent('child-changed.json', name));
 
     expect(result).toMatchObject({ outcome: 'converged', changes: [expect.objectContaining({ kind: 'Deployment', action: 'updated' })] });
-    expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
+    expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(2);
   });
 
   it('succeeds without doing anything for a CR that no longer exists', async () => {
@@ -72,7 +72,7 @@ describe('the reconcile handler', () => {
 
       expect(response).toEqual({ batchItemFailures: [] });
       expect((await apiserverRequests({ verb: 'GET', resource: 'kindcustomhttps' })) - readsBefore).toBe(2);
-      for (const name of [first, second]) expect((await readChildren(namespace, name)).configMap).toBeDefined();
+      for (const name of [first, second]) expect((await readChildren(namespace, name)).ConfigMap).toBeDefined();
     });
 
     it('reports a CR that cannot converge for good on the CR, and hands nothing back to the queue', async () => {
@@ -110,7 +110,7 @@ describe('the reconcile handler', () => {
 
       expect(during).toEqual({ batchItemFailures: [{ itemIdentifier: 'message-0' }, { itemIdentifier: 'message-1' }] });
       expect(redelivered).toEqual({ batchItemFailures: [] });
-      expect((await readChildren(namespace, name)).deployment).toBeDefined();
+      expect((await readChildren(namespace, name)).Deployment).toBeDefined();
     });
 
     it('throws a transient error from the core, for the caller to retry', async () => {

@@ -40,7 +40,7 @@ describe('osls invoke local', () => {
     });
 
     expect(result).toMatchObject({ outcome: 'converged' });
-    const { deployment, service, configMap } = await readChildren(namespace, 'kindcustomhttp-sample');
+    const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, 'kindcustomhttp-sample');
     expect(deployment?.spec?.replicas).toBe(2);
     expect(service?.spec?.ports?.[0]?.port).toBe(80);
     expect(configMap?.data?.hostports).toBe('localhost,8080\n');

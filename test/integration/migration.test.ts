@@ -34,7 +34,7 @@ describe('with the original CRD still installed', () => {
     await createCr(namespace, 'legacy-valid');
     const result = await converge(namespace, 'legacy-valid');
     expect(result.outcome).toBe('converged');
-    const { deployment } = await readChildren(namespace, 'legacy-valid');
+    const { Deployment: deployment } = await readChildren(namespace, 'legacy-valid');
     expect(deployment?.spec?.template.spec?.containers[0]).toMatchObject({ image: 'measutosh/http-server', ports: [{ containerPort: 8080 }] });
   });
 
@@ -48,7 +48,7 @@ describe('with the original CRD still installed', () => {
 
       expect(result).toMatchObject({ outcome: 'degraded', reason: 'InvalidSpec' });
       expect(result.message).toMatch(/spec\.replicaCount.*spec\.port.*spec\.configMapData\.hostports/);
-      expect(await readChildren(namespace, name)).toEqual({ deployment: undefined, service: undefined, configMap: undefined });
+      expect(await readChildren(namespace, name)).toEqual({});
       const warnings = await warningEvents(name);
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatchObject({ reason: 'InvalidSpec' });
@@ -104,7 +104,7 @@ describe('after upgrading to the new CRD', () => {
     const result = await converge(namespace, name);
 
     expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['adopted ConfigMap', 'adopted Deployment', 'adopted Service']);
-    const { deployment, service, configMap } = await readChildren(namespace, name);
+    const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, name);
     expect(deployment?.spec?.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'http-server', 'app.kubernetes.io/instance': name });
     expect(service?.spec?.ports?.[0]?.targetPort).toBe('http');
     expect(service?.spec?.selector).toEqual(deployment?.spec?.selector.matchLabels);

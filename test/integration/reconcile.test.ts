@@ -51,7 +51,7 @@ describe('reconcile', () => {
 
       expect(result.outcome).toBe('converged');
       expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
-      const { deployment, service, configMap } = await readChildren(namespace, 'sample-created');
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, 'sample-created');
       expect(deployment?.spec?.replicas).toBe(2);
       expect(deployment?.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
       expect(service?.spec?.ports?.[0]).toMatchObject({ port: 80, targetPort: 'http' });
@@ -111,7 +111,7 @@ describe('reconcile', () => {
       await reconcileUntilReady(api, namespace, name);
 
       expect(result.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated', fields: ['spec.replicas'] })]);
-      expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(3);
+      expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(3);
       expect((await crEvents(name)).map((e) => [e.reason, e.message])).toEqual([['Updated', `updated Deployment ${name} (spec.replicas)`]]);
       const cr = await getCr(namespace, name);
       expect(cr.status).toMatchObject({ observedGeneration: cr.metadata.generation, readyReplicas: 3 });
@@ -123,17 +123,17 @@ describe('reconcile', () => {
       await patchCrSpec(namespace, name, { port: 9090 });
       await converge(namespace, name);
 
-      expect((await readChildren(namespace, name)).service?.spec?.ports?.[0]?.port).toBe(9090);
+      expect((await readChildren(namespace, name)).Service?.spec?.ports?.[0]?.port).toBe(9090);
     });
 
     it('rewrites the ConfigMap, dropping keys the CR no longer has, without rolling the pods', async () => {
       const name = await converged('config', { configMapData: { hostports: 'localhost,8080\n', 'old.txt': 'x' } });
-      const templateBefore = (await readChildren(namespace, name)).deployment?.spec?.template;
+      const templateBefore = (await readChildren(namespace, name)).Deployment?.spec?.template;
 
       await kubectlOk(['-n', namespace, 'patch', 'kch', name, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/configMapData', value: { hostports: 'peer-a,8080\npeer-b,8080\n' } }])]);
       await converge(namespace, name);
 
-      const { configMap, deployment } = await readChildren(namespace, name);
+      const { ConfigMap: configMap, Deployment: deployment } = await readChildren(namespace, name);
       expect(configMap?.data).toEqual({ hostports: 'peer-a,8080\npeer-b,8080\n' });
       expect(deployment?.spec?.template).toEqual(templateBefore);
     });
@@ -144,7 +144,7 @@ describe('reconcile', () => {
       await patchCrSpec(namespace, name, { image: 'measutosh/http-server:v2' });
       await converge(namespace, name);
 
-      expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server:v2');
+      expect((await readChildren(namespace, name)).Deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server:v2');
     });
 
     it('takes resources written in any form without applying them again each time', async () => {
@@ -155,7 +155,7 @@ describe('reconcile', () => {
 
       expect(again.changes).toEqual([]);
       expect((await apiserverRequests({ verb: 'APPLY', resource: 'deployments' })) - appliesBefore).toBe(0);
-      expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.resources?.limits).toEqual({ cpu: '500m', memory: '1Gi' });
+      expect((await readChildren(namespace, name)).Deployment?.spec?.template.spec?.containers[0]?.resources?.limits).toEqual({ cpu: '500m', memory: '1Gi' });
     });
   });
 
@@ -166,7 +166,7 @@ describe('reconcile', () => {
       await Promise.all([reconcileUntilReady(api, namespace, a), reconcileUntilReady(api, namespace, b)]);
 
       for (const [name, replicas] of [[a, 1], [b, 2]] as const) {
-        const { service } = await readChildren(namespace, name);
+        const { Service: service } = await readChildren(namespace, name);
         const selector = Object.entries(service!.spec!.selector!).map(([k, v]) => `${k}=${v}`).join(',');
         const pods = await core.listNamespacedPod({ namespace, labelSelector: selector });
         expect(pods.items).toHaveLength(replicas);
@@ -177,15 +177,15 @@ describe('reconcile', () => {
   });
 
   describe('when the children drift', () => {
-    it('scales a Deployment scaled by hand back, and records an Event saying so', async () => {
+    it('scales a Deployment scaled by hand back, and records an Event saying it repaired it', async () => {
       const name = await converged('drift-scale');
 
       await kubectlOk(['scale', '-n', namespace, 'deployment', name, '--replicas=5']);
       const result = await converge(namespace, name);
 
       expect(result.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated', fields: ['spec.replicas'] })]);
-      expect((await readChildren(namespace, name)).deployment?.spec?.replicas).toBe(2);
-      expect((await crEvents(name)).map((e) => e.reason)).toEqual(['Updated']);
+      expect((await readChildren(namespace, name)).Deployment?.spec?.replicas).toBe(2);
+      expect((await crEvents(name)).map((e) => [e.reason, e.message])).toEqual([['Repaired', `updated Deployment ${name} (spec.replicas)`]]);
     });
 
     it('reverts an image edited by hand', async () => {
@@ -194,7 +194,7 @@ describe('reconcile', () => {
       await kubectlOk(['set', 'image', '-n', namespace, `deployment/${name}`, 'http-server=evil/image:1']);
       await converge(namespace, name);
 
-      expect((await readChildren(namespace, name)).deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server');
+      expect((await readChildren(namespace, name)).Deployment?.spec?.template.spec?.containers[0]?.image).toBe('measutosh/http-server');
     });
 
     it('reverts a ConfigMap edited by hand, stray keys included', async () => {
@@ -203,7 +203,7 @@ describe('reconcile', () => {
       await kubectlOk(['patch', '-n', namespace, 'configmap', `${name}-configmap`, '--type=merge', '-p', '{"data":{"hostports":"elsewhere,1\\n","extra":"y"}}']);
       await converge(namespace, name);
 
-      expect((await readChildren(namespace, name)).configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
+      expect((await readChildren(namespace, name)).ConfigMap?.data).toEqual({ hostports: 'localhost,8080\n' });
     });
 
     it('recreates a deleted Service', async () => {
@@ -213,7 +213,7 @@ describe('reconcile', () => {
       const result = await converge(namespace, name);
 
       expect(result.changes).toEqual([expect.objectContaining({ kind: 'Service', action: 'created' })]);
-      expect((await readChildren(namespace, name)).service?.spec?.ports?.[0]?.port).toBe(80);
+      expect((await readChildren(namespace, name)).Service?.spec?.ports?.[0]?.port).toBe(80);
     });
 
     it('keeps fields other managers own, such as an extra label, and writes nothing for them', async () => {
@@ -223,7 +223,58 @@ describe('reconcile', () => {
       const result = await converge(namespace, name);
 
       expect(result.changes).toEqual([]);
-      expect((await readChildren(namespace, name)).deployment?.metadata?.labels?.team).toBe('payments');
+      expect((await readChildren(namespace, name)).Deployment?.metadata?.labels?.team).toBe('payments');
+    });
+  });
+
+  describe('when another manager replaced an entry of a keyed list (kubectl patch --type=json)', () => {
+    /** A Ready CR whose child `resource`/`childName` had `path` replaced by hand, then one reconcile. */
+    async function replacedByHand(prefix: string, resource: string, childName: (name: string) => string, path: string, value: unknown) {
+      const name = await converged(prefix);
+      await reconcileUntilReady(api, namespace, name);
+      await kubectlOk(['patch', '-n', namespace, resource, childName(name), '--type=json', '-p', JSON.stringify([{ op: 'replace', path, value }])]);
+      const edited = await readChildren(namespace, name);
+      const result = await converge(namespace, name);
+      return { name, result, edited };
+    }
+
+    /** The CR is Ready again, not Degraded, and one Event says what was repaired. */
+    async function expectRepaired(name: string, message: string) {
+      await reconcileUntilReady(api, namespace, name);
+      const cr = await getCr(namespace, name);
+      expect(condition(cr, 'Degraded')?.status).toBe('False');
+      expect((await crEvents(name)).map((e) => [e.type, e.reason, e.message])).toEqual([['Normal', 'Repaired', message]]);
+    }
+
+    it('puts a Service port back, though server-side apply alone would add a second port named http (422)', async () => {
+      const { name, result } = await replacedByHand('json-port', 'service', (name) => name, '/spec/ports/0/port', 9999);
+
+      expect(result).toMatchObject({ outcome: 'converged', changes: [{ kind: 'Service', action: 'updated', fields: ['spec.ports'] }] });
+      expect((await readChildren(namespace, name)).Service?.spec?.ports).toEqual([
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'http-original', port: 8080, targetPort: 'http', protocol: 'TCP' },
+      ]);
+      await expectRepaired(name, `updated Service ${name} (spec.ports)`);
+    });
+
+    it('puts a Deployment’s containerPort back', async () => {
+      const { name, result } = await replacedByHand('json-container-port', 'deployment', (name) => name, '/spec/template/spec/containers/0/ports/0/containerPort', 9090);
+
+      expect(result).toMatchObject({ outcome: 'converged', changes: [{ kind: 'Deployment', action: 'updated', fields: ['spec.template.spec.containers'] }] });
+      const containers = (await readChildren(namespace, name)).Deployment?.spec?.template.spec?.containers;
+      expect(containers?.map((c) => [c.name, c.ports])).toEqual([['http-server', [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]]]);
+      await expectRepaired(name, `updated Deployment ${name} (spec.template.spec.containers)`);
+    });
+
+    it('puts a renamed container back, rather than run a second container beside it', async () => {
+      const { name, result, edited } = await replacedByHand('json-container-name', 'deployment', (name) => name, '/spec/template/spec/containers/0/name', 'renamed');
+
+      expect(result).toMatchObject({ outcome: 'converged', changes: [{ kind: 'Deployment', action: 'updated' }] });
+      const deployment = (await readChildren(namespace, name)).Deployment;
+      expect(deployment?.spec?.template.spec?.containers.map((c) => c.name)).toEqual(['http-server']);
+      // One change of its spec: an apply first would have rolled out a pod of two containers (both on 8080) before any fix.
+      expect(deployment?.metadata?.generation).toBe(edited.Deployment!.metadata!.generation! + 1);
+      await expectRepaired(name, `updated Deployment ${name} (spec.template.spec.containers)`);
     });
   });
 
@@ -236,8 +287,7 @@ describe('reconcile', () => {
 
       expect(result.outcome).toBe('not-found');
       await eventually('the children to be collected', async () => {
-        const children = await readChildren(namespace, name);
-        return !children.deployment && !children.service && !children.configMap;
+        return Object.keys(await readChildren(namespace, name)).length === 0;
       });
     });
 
@@ -252,7 +302,7 @@ describe('reconcile', () => {
       const second = await createCr(namespace, name);
       await converge(namespace, name);
 
-      const { deployment, service, configMap } = await readChildren(namespace, name);
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, name);
       for (const child of [deployment, service, configMap]) {
         expect(child?.metadata?.ownerReferences?.map((o) => o.uid)).toEqual([second.metadata.uid]);
       }
@@ -271,7 +321,7 @@ describe('reconcile', () => {
       await patchCrMetadata(namespace, name, { finalizers: null });
 
       expect(result.outcome).toBe('deleting');
-      expect(await readChildren(namespace, name)).toEqual({ deployment: undefined, service: undefined, configMap: undefined });
+      expect(await readChildren(namespace, name)).toEqual({});
     });
   });
 
@@ -283,7 +333,7 @@ describe('reconcile', () => {
       const results = await Promise.all(Array.from({ length: 20 }, () => converge(namespace, name)));
 
       expect(results.every((r) => r.outcome === 'converged')).toBe(true);
-      const { deployment, service, configMap } = await readChildren(namespace, name);
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, name);
       expect(deployment?.spec?.replicas).toBe(3);
       expect(service?.spec?.ports?.[0]?.port).toBe(80);
       expect(configMap?.data?.hostports).toBe('localhost,8080\n');

@@ -57,7 +57,7 @@ describe('the reconciler ClusterRole', () => {
       expect(first.outcome).toBe('converged');
       expect(first.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
       expect(repair.changes).toEqual([expect.objectContaining({ kind: 'Deployment', action: 'updated' })]);
-      const { deployment, service, configMap } = await readChildren(namespace, name);
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, name);
       expect([deployment, service, configMap].every(Boolean)).toBe(true);
       const cr = await getCr(namespace, name);
       expect(cr.status?.observedGeneration).toBe(cr.metadata.generation);
@@ -99,7 +99,7 @@ describe('the reconciler ClusterRole', () => {
 
       expect(report).toMatchObject({ checked: 2, drifted: 2, repaired: 2, failed: [], notReached: 0 });
       for (const name of ['first', 'second']) {
-        const { deployment, service, configMap } = await readChildren(otherNamespace, name);
+        const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(otherNamespace, name);
         expect([deployment, service, configMap].every(Boolean)).toBe(true);
         expect((await getCr(otherNamespace, name)).status?.observedGeneration).toBe(1);
       }

@@ -1,10 +1,12 @@
 // Fixtures for tests of the operator's functions against the real control plane.
-import { PatchStrategy, setHeaderOptions, type V1ConfigMap, type V1Deployment, type V1Service } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { childKindInfo, childKinds, isWanted, type ChildKind, type Children } from '../../functions/core/children.js';
+import { checkSpec, defaultImagePolicy } from '../../functions/core/images.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../../functions/core/kindcustomhttp.js';
 import { KubeApi } from '../../functions/core/kube-api.js';
 import { reconcile, type Log, type ReconcileResult } from '../../functions/core/reconciler.js';
 import { ApiError } from '../../functions/core/kube-client.js';
-import { adminClients, eventually, reconcilerKubeClient } from './kube.js';
+import { adminClients, adminKubeClient, eventually, reconcilerKubeClient } from './kube.js';
 
 export const silentLog: Log = { info: () => {}, warn: () => {} };
 
@@ -61,12 +63,6 @@ export async function deleteCr(namespace: string, name: string): Promise<void> {
   await adminClients().custom.deleteNamespacedCustomObject({ ...crRef(namespace), name });
 }
 
-export interface Children {
-  deployment?: V1Deployment;
-  service?: V1Service;
-  configMap?: V1ConfigMap;
-}
-
 /** The object, or undefined when the read answers 404; any other failure fails the test. */
 export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined> {
   try {
@@ -78,25 +74,25 @@ export async function orUndefined<T>(promise: Promise<T>): Promise<T | undefined
   }
 }
 
+/** Every child of the CR that exists, by kind (the kinds of the children table): absent ones are left out. */
 export async function readChildren(namespace: string, name: string): Promise<Children> {
-  const { apps, core } = adminClients();
-  const [deployment, service, configMap] = await Promise.all([
-    orUndefined(apps.readNamespacedDeployment({ namespace, name })),
-    orUndefined(core.readNamespacedService({ namespace, name })),
-    orUndefined(core.readNamespacedConfigMap({ namespace, name: `${name}-configmap` })),
-  ]);
-  return { deployment, service, configMap };
+  const admin = new KubeApi(adminKubeClient());
+  const found = await Promise.all(childKinds.map((kind) => admin.getChild(kind, namespace, childKindInfo[kind].name(name))));
+  return Object.fromEntries(childKinds.flatMap((kind, index) => (found[index] ? [[kind, found[index]]] : []))) as Children;
+}
+
+/** The kinds of child the CR's spec wants that do not exist (its spec must be valid). */
+export async function missingChildren(namespace: string, name: string): Promise<ChildKind[]> {
+  const [cr, children] = await Promise.all([getCr(namespace, name), readChildren(namespace, name)]);
+  const parsed = checkSpec(cr.spec, defaultImagePolicy);
+  if (!parsed.ok) throw new Error(`${namespace}/${name}: ${parsed.message}`);
+  return childKinds.filter((kind) => isWanted(kind, parsed.spec) && !children[kind]);
 }
 
 /** The resourceVersions of a CR and its children, to prove a reconcile wrote nothing. */
 export async function resourceVersions(namespace: string, name: string): Promise<Record<string, string | undefined>> {
   const [cr, children] = await Promise.all([getCr(namespace, name), readChildren(namespace, name)]);
-  return {
-    cr: cr.metadata.resourceVersion,
-    deployment: children.deployment?.metadata?.resourceVersion,
-    service: children.service?.metadata?.resourceVersion,
-    configMap: children.configMap?.metadata?.resourceVersion,
-  };
+  return { cr: cr.metadata.resourceVersion, ...Object.fromEntries(childKinds.map((kind) => [kind, children[kind]?.metadata?.resourceVersion])) };
 }
 
 /** Reconciles until the CR reports Ready, as the forwarder's Deployment events would trigger. */
