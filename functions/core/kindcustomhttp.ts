@@ -53,7 +53,7 @@ export function configDataBytes(data: Record<string, string>): number {
 }
 
 const configMapData = z
-  .record(configKey, z.string())
+  .record(configKey, z.string().check(z.maxLength(MAX_CONFIG_BYTES)))
   .check(
     z.refine((data) => configDataBytes(data) <= MAX_CONFIG_BYTES, `must hold at most ${MAX_CONFIG_BYTES} bytes in all, what one ConfigMap can hold`),
     z.superRefine((data, ctx) => {
@@ -70,11 +70,11 @@ export const kindCustomHttpSpecSchema = z.object({
   // measutosh/http-server spins a core and floods its log while /config/hostports is missing, so a
   // CR without one gets an empty file: no peers, and a quiet server.
   configMapData: z.pipe(
-    z._default(configMapData, {}),
+    z.optional(configMapData),
     z.transform((data): Record<string, string> => ({ [HOSTPORTS_KEY]: '', ...data })),
   ),
   /** Absent: the operator's default image (its DEFAULT_IMAGE setting), chosen when it reconciles. */
-  image: z.optional(z.string().check(z.regex(/^\S+$/, 'must be an image reference without spaces'))),
+  image: z.optional(z.string().check(z.minLength(1), z.regex(/^\S+$/, 'must be an image reference without spaces'))),
   /** The port the server listens on inside the pod. */
   containerPort: z._default(portNumber, DEFAULT_CONTAINER_PORT),
   resources: z.optional(z.strictObject({ requests: z.optional(resourceList), limits: z.optional(resourceList) })),

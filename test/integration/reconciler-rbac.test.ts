@@ -63,7 +63,7 @@ describe('the reconciler ClusterRole', () => {
       expect(cr.status?.observedGeneration).toBe(cr.metadata.generation);
       expect(condition(cr, 'Ready')).toMatchObject({ status: 'True' });
       const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},involvedObject.kind=KindCustomHttp` });
-      expect(events.items.map((e) => e.reason)).toContain('Updated');
+      expect(events.items.map((e) => e.reason)).toContain('Repaired');
     });
 
     it('deletes a child it has to replace', async () => {
