@@ -5,18 +5,19 @@
 // it: adding a kind is an entry here, its builder in desired.ts, its RBAC rules, and tests.
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { V1ConfigMap, V1Deployment, V1Service } from '@kubernetes/client-node';
-import { configMapName, desiredConfigMap, desiredDeployment, desiredService, ORIGINAL_SELECTOR, workloadName } from './desired.js';
+import type { V1ConfigMap, V1Deployment, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
+import { configMapName, desiredConfigMap, desiredDeployment, desiredPodDisruptionBudget, desiredService, ORIGINAL_SELECTOR, workloadName } from './desired.js';
 import type { KindCustomHttp, ResolvedSpec } from './kindcustomhttp.js';
 import { rolloutPhase } from './status.js';
 
-export const childKinds = ['Deployment', 'Service', 'ConfigMap'] as const;
+export const childKinds = ['Deployment', 'Service', 'ConfigMap', 'PodDisruptionBudget'] as const;
 export type ChildKind = (typeof childKinds)[number];
 
 interface ObjectOfKind {
   Deployment: V1Deployment;
   Service: V1Service;
   ConfigMap: V1ConfigMap;
+  PodDisruptionBudget: V1PodDisruptionBudget;
 }
 export type ChildObject<K extends ChildKind = ChildKind> = ObjectOfKind[K];
 /** One object of each kind, where there is one. */
@@ -94,6 +95,17 @@ export const childKindInfo: { [K in ChildKind]: ChildKindInfo<K> } = {
     // It has no mark of its own: it is the original's when the original's Deployment stands beside it.
     madeByOriginal: (_configMap, siblings) => !!siblings.Deployment && hasOriginalSelector(siblings.Deployment.spec?.selector?.matchLabels),
     compact: (configMap) => ({ ...configMap, data: dataDigest(configMap.data), binaryData: configMap.binaryData && dataDigest(configMap.binaryData) }),
+  },
+  PodDisruptionBudget: {
+    kind: 'PodDisruptionBudget',
+    apiVersion: 'policy/v1',
+    groupPath: '/apis/policy/v1',
+    plural: 'poddisruptionbudgets',
+    name: workloadName,
+    // One pod has nothing to spare: a budget would block every node drain.
+    wanted: (spec) => spec.replicaCount >= 2,
+    desired: desiredPodDisruptionBudget,
+    exactFields: [['spec', 'selector', 'matchLabels']],
   },
 };
 

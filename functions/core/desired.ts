@@ -1,7 +1,7 @@
-// Desired state: a pure function of the custom resource. CR in; Deployment, Service and ConfigMap
-// out, each a complete server-side-apply configuration of exactly the fields this operator owns.
+// Desired state: a pure function of the custom resource. CR in; each child of children.ts' table
+// out, a complete server-side-apply configuration of exactly the fields this operator owns.
 import { createHash } from 'node:crypto';
-import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Deployment, V1OwnerReference, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type KindCustomHttp, type ResolvedSpec } from './kindcustomhttp.js';
 
 /** The field manager of every write this operator makes. */
@@ -167,5 +167,15 @@ export function desiredService(cr: KindCustomHttp, spec: ResolvedSpec): V1Servic
       selector: selectorLabels(cr.metadata.name),
       ports: servicePorts(spec),
     },
+  };
+}
+
+/** A voluntary disruption (a node drain, an upgrade) takes down at most one of the CR's pods at a time. */
+export function desiredPodDisruptionBudget(cr: KindCustomHttp): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: childMetadata(cr, workloadName(cr.metadata.name)),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(cr.metadata.name) } },
   };
 }

@@ -49,3 +49,38 @@ describe('planChildren', () => {
     expect(plan).toMatchObject({ action: 'conflict' });
   });
 });
+
+describe('planChildren with an optional child: the PodDisruptionBudget of a replicated server', () => {
+  const one = crWith({ port: 80, replicaCount: 1 });
+  const two = crWith({ port: 80, replicaCount: 2 });
+  const ourBudget = () => structuredClone(desiredChildren(two.cr, two.spec).PodDisruptionBudget!);
+  const budgetPlan = (target: typeof one, observed: Children) => planChildren(target.cr, target.spec, observed).find((plan) => plan.kind === 'PodDisruptionBudget')!;
+
+  it('creates one for two replicas or more, with at most one pod unavailable', () => {
+    expect(budgetPlan(two, {})).toMatchObject({ action: 'create', desired: { spec: { maxUnavailable: 1, selector: { matchLabels: { 'app.kubernetes.io/instance': 'sample' } } } } });
+  });
+
+  it('wants none for one replica: absent is nothing to do, and the resync reports nothing', () => {
+    const observed = { ...structuredClone(desiredChildren(one.cr, one.spec)) };
+    expect(observed.PodDisruptionBudget).toBeUndefined();
+    expect(budgetPlan(one, observed)).toMatchObject({ action: 'keep' });
+    expect(pendingWork(planChildren(one.cr, one.spec, observed))).toEqual([]);
+  });
+
+  it('deletes ours when the CR drops below two replicas', () => {
+    const observed = { ...structuredClone(desiredChildren(one.cr, one.spec)), PodDisruptionBudget: ourBudget() };
+    expect(budgetPlan(one, observed)).toMatchObject({ action: 'delete' });
+    expect(pendingWork(planChildren(one.cr, one.spec, observed))).toEqual(['PodDisruptionBudget not wanted']);
+  });
+
+  it('leaves somebody else’s budget of that name alone when it wants none', () => {
+    const theirs = { metadata: { name: 'sample' }, spec: { minAvailable: 1 } };
+    expect(budgetPlan(one, { PodDisruptionBudget: theirs })).toMatchObject({ action: 'keep' });
+  });
+
+  it('repairs a stray selector entry', () => {
+    const budget = ourBudget();
+    budget.spec!.selector!.matchLabels!.extra = 'x';
+    expect(budgetPlan(two, { ...structuredClone(desiredChildren(two.cr, two.spec)), PodDisruptionBudget: budget })).toMatchObject({ action: 'update', fields: ['spec.selector.matchLabels'] });
+  });
+});

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { describe, expect, it } from 'vitest';
-import { childKinds } from '../core/children.js';
+import { childKindInfo, childKinds } from '../core/children.js';
 import { childChangedDetailSchema, DetailType, resourceChangedDetailSchema } from '../core/event-contract.js';
 import { eventFor, recordOf, watchedResources } from './mapping.js';
 
@@ -12,7 +12,7 @@ describe('watchedResources', () => {
 
     expect(resources.map((r) => [r.kind, r.collection, r.labelSelector])).toEqual([
       ['KindCustomHttp', '/apis/groupsp.measutosh.dev/v1/namespaces/ns/kindcustomhttps', undefined],
-      ...childKinds.map((kind) => [kind, expect.stringMatching(/\/namespaces\/ns\/(deployments|services|configmaps)$/), 'app.kubernetes.io/managed-by=stimulated-peering']),
+      ...childKinds.map((kind) => [kind, `${childKindInfo[kind].groupPath}/namespaces/ns/${childKindInfo[kind].plural}`, 'app.kubernetes.io/managed-by=stimulated-peering']),
     ]);
   });
 });

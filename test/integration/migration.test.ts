@@ -103,7 +103,8 @@ describe('after upgrading to the new CRD', () => {
     const cr = await createCr(namespace, name);
     const result = await converge(namespace, name);
 
-    expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['adopted ConfigMap', 'adopted Deployment', 'adopted Service']);
+    // The original operator made no PodDisruptionBudget: its CR gets a new one.
+    expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['adopted ConfigMap', 'adopted Deployment', 'adopted Service', 'created PodDisruptionBudget']);
     const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, name);
     expect(deployment?.spec?.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'http-server', 'app.kubernetes.io/instance': name });
     expect(service?.spec?.ports?.[0]?.targetPort).toBe('http');

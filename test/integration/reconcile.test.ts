@@ -1,6 +1,7 @@
 // The reconcile core against the real control plane: create, update, drift, idempotence, what it
 // costs in requests, deletion, status and concurrency. Every test arranges its own CR.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childKinds } from '../../functions/core/children.js';
 import { reconcile } from '../../functions/core/reconciler.js';
 import { adminClients, apiserverRequests, createNamespace, deleteNamespace, eventually, installCrd, kubectlOk, originalSample, uniqueName } from '../support/kube.js';
 import {
@@ -15,6 +16,7 @@ import {
   readChildren,
   reconcileUntilReady,
   resourceVersions,
+  sampleKinds,
   silentLog,
   type SampleSpec,
 } from '../support/operator.js';
@@ -43,21 +45,23 @@ const crEvents = async (name: string) =>
 
 describe('reconcile', () => {
   describe('when the original sample CR is applied with kubectl', () => {
-    it('creates the Deployment, Service and ConfigMap with the right spec, owned by the CR', async () => {
+    it('creates every child (Deployment, Service, ConfigMap, PodDisruptionBudget) with the right spec, owned by the CR', async () => {
       const sample = originalSample(namespace).replace('name: kindcustomhttp-sample', 'name: sample-created');
       await kubectlOk(['apply', '-f', '-'], sample);
 
       const result = await converge(namespace, 'sample-created');
 
       expect(result.outcome).toBe('converged');
-      expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created Service']);
-      const { Deployment: deployment, Service: service, ConfigMap: configMap } = await readChildren(namespace, 'sample-created');
+      expect(result.changes.map((c) => `${c.action} ${c.kind}`).sort()).toEqual(['created ConfigMap', 'created Deployment', 'created PodDisruptionBudget', 'created Service']);
+      const children = await readChildren(namespace, 'sample-created');
+      const { Deployment: deployment, Service: service, ConfigMap: configMap } = children;
       expect(deployment?.spec?.replicas).toBe(2);
       expect(deployment?.spec?.template.spec?.containers[0]?.ports?.[0]?.containerPort).toBe(8080);
       expect(service?.spec?.ports?.[0]).toMatchObject({ port: 80, targetPort: 'http' });
       expect(configMap?.data).toEqual({ hostports: 'localhost,8080\n' });
       const cr = await getCr(namespace, 'sample-created');
-      for (const child of [deployment, service, configMap]) {
+      expect(Object.keys(children).sort()).toEqual([...childKinds].sort());
+      for (const child of Object.values(children)) {
         expect(child?.metadata?.ownerReferences).toEqual([expect.objectContaining({ uid: cr.metadata.uid, controller: true, blockOwnerDeletion: true })]);
       }
     });
@@ -76,18 +80,18 @@ describe('reconcile', () => {
   });
 
   describe('what it costs', () => {
-    it('creates a new CR’s children in at most 8 requests, with no Event', async () => {
+    it('creates a new CR’s children reading the CR and one object of each kind, creating each, and applying the status, with no Event', async () => {
       const name = uniqueName('cost-create');
       await createCr(namespace, name);
       const before = api.client.requestCount;
 
       await converge(namespace, name);
 
-      expect(api.client.requestCount - before).toBeLessThanOrEqual(8);
+      expect(api.client.requestCount - before).toBe(1 + childKinds.length + sampleKinds().length + 1);
       expect(await crEvents(name)).toEqual([]);
     });
 
-    it('reads 4 objects and writes nothing when reconciled again unchanged: no apply reaches the apiserver', async () => {
+    it('reads the CR and one object of each kind, and writes nothing, when reconciled again unchanged: no apply reaches the apiserver', async () => {
       const name = await converged('cost-unchanged');
       await reconcileUntilReady(api, namespace, name);
       const versions = await resourceVersions(namespace, name);
@@ -96,7 +100,7 @@ describe('reconcile', () => {
       const result = await converge(namespace, name);
 
       expect(result).toMatchObject({ outcome: 'converged', changes: [], statusUpdated: false });
-      expect(api.client.requestCount - requestsBefore).toBe(4);
+      expect(api.client.requestCount - requestsBefore).toBe(1 + childKinds.length);
       expect((await apiserverRequests({ verb: 'APPLY' })) - appliesBefore).toBe(0);
       expect(await resourceVersions(namespace, name)).toEqual(versions);
     });

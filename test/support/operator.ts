@@ -81,12 +81,20 @@ export async function readChildren(namespace: string, name: string): Promise<Chi
   return Object.fromEntries(childKinds.flatMap((kind, index) => (found[index] ? [[kind, found[index]]] : []))) as Children;
 }
 
+/** The kinds of child a CR with `spec` has, by the children table (`spec` must be valid). */
+export function wantedKinds(spec: unknown): ChildKind[] {
+  const parsed = checkSpec(spec, defaultImagePolicy);
+  if (!parsed.ok) throw new Error(parsed.message);
+  return childKinds.filter((kind) => isWanted(kind, parsed.spec));
+}
+
+/** The kinds of child a CR made by kindCustomHttp() with `spec` has. */
+export const sampleKinds = (spec: SampleSpec = {}) => wantedKinds(kindCustomHttp('ns', 'name', spec).spec);
+
 /** The kinds of child the CR's spec wants that do not exist (its spec must be valid). */
 export async function missingChildren(namespace: string, name: string): Promise<ChildKind[]> {
   const [cr, children] = await Promise.all([getCr(namespace, name), readChildren(namespace, name)]);
-  const parsed = checkSpec(cr.spec, defaultImagePolicy);
-  if (!parsed.ok) throw new Error(`${namespace}/${name}: ${parsed.message}`);
-  return childKinds.filter((kind) => isWanted(kind, parsed.spec) && !children[kind]);
+  return wantedKinds(cr.spec).filter((kind) => !children[kind]);
 }
 
 /** The resourceVersions of a CR and its children, to prove a reconcile wrote nothing. */
