@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGroupOf, childKindInfo, childKinds } from '../../functions/core/children.js';
 import type { ForwarderHandle } from '../../functions/forwarder/forwarder.js';
 import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { startTestForwarder } from '../support/forwarder.js';
@@ -59,9 +60,7 @@ describe('infra/forwarder', () => {
 describe('the forwarder\'s ServiceAccount', () => {
   it.each([
     { verb: 'watch', group: 'groupsp.measutosh.dev', resource: 'kindcustomhttps' },
-    { verb: 'list', group: 'apps', resource: 'deployments' },
-    { verb: 'watch', resource: 'services' },
-    { verb: 'list', resource: 'configmaps' },
+    ...childKinds.flatMap((kind) => ['list', 'watch'].map((verb) => ({ verb, group: apiGroupOf(kind), resource: childKindInfo[kind].plural }))),
     { verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: FORWARDER_NAMESPACE, name: FORWARDER },
   ])('may $verb $resource', async (request) => {
     expect(await allowed(request)).toBe(true);
