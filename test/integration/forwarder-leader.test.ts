@@ -10,6 +10,7 @@ import { EventBridgeEndpoint } from '../support/eventbridge-endpoint.js';
 import { forwarderEnvironment, spawnForwarder } from '../support/forwarder.js';
 import { adminClients, adminKubeClient, createNamespace, deleteNamespace, eventually, installCrd } from '../support/kube.js';
 import { createCr, getCr } from '../support/operator.js';
+import { ApiError } from '../../functions/core/kube-client.js';
 import { microTime } from '../../functions/forwarder/leader.js';
 
 const LEASE = 'forwarder-lease';
@@ -31,6 +32,19 @@ let failed = false;
 
 const leasePath = () => `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${LEASE}`;
 const lease = () => client.request<LeaseObject>(leasePath());
+
+/** Rewrites the Lease's spec as another holder would: read, change, write, again when a renewal came in between (409). */
+async function rewriteLease(change: (spec: LeaseObject['spec']) => LeaseObject['spec']): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const current = await lease();
+    try {
+      await client.request(leasePath(), { method: 'PUT', body: { ...current, spec: change(current.spec) } });
+      return;
+    } catch (error) {
+      if (!(error instanceof ApiError && error.code === 409) || attempt >= 10) throw error;
+    }
+  }
+}
 const holder = async () => (await lease()).spec?.holderIdentity as Name | undefined;
 const other = (name: Name): Name => (name === 'forwarder-a' ? 'forwarder-b' : 'forwarder-a');
 const exited = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
@@ -138,13 +152,11 @@ describe('two forwarders with leader election', () => {
   describe('when another holder takes the Lease while the leader lives', () => {
     it('the leader stops publishing, and once the Lease is free a leader publishes what changed meanwhile', async () => {
       const leader = await eventually('a holder of the lease', holder);
-      const current = await lease();
 
-      await client.request(leasePath(), { method: 'PUT', body: { ...current, spec: { ...current.spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, renewTime: microTime() } } });
+      await rewriteLease((spec) => ({ ...spec, holderIdentity: 'intruder', leaseDurationSeconds: 3600, renewTime: microTime() }));
       await eventually('the leader to step down', async () => (await metricsOf(leader)).forwarder_leader === 0, { timeoutMs: 10_000 });
       const meanwhile = await createCr(namespace, 'made-meanwhile');
-      const intruded = await lease();
-      await client.request(leasePath(), { method: 'PUT', body: { ...intruded, spec: { ...intruded.spec, holderIdentity: undefined, leaseDurationSeconds: 1 } } });
+      await rewriteLease((spec) => ({ ...spec, holderIdentity: undefined, leaseDurationSeconds: 1 }));
 
       await eventually('the CR made meanwhile', () => endpoint.has('made-meanwhile', meanwhile.metadata.resourceVersion!), { timeoutMs: 30_000 });
       expect(NAMES).toContain(await holder());
