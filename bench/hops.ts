@@ -1,118 +1,143 @@
-// Where one CR's time goes on the local stack, hop by hop: apply -> the CR seen by a watch -> its
-// event accepted by the bus -> the reconcile invoked -> its children seen -> its Deployment's pods
-// ready -> the Deployment's event on the bus -> the second reconcile -> the CR Ready. CRs are
-// applied one at a time, each after the previous is Ready, so nothing queues behind another.
+// One CR at a time through `npm start`'s stack (the forwarder in pods on the real node when the
+// cluster has one, as `npm start` runs it), and where its time goes, hop by hop, each moment from a
+// watch or from the stack itself: apply -> the CR seen by a watch -> its event accepted by the bus
+// -> the first reconcile done -> all three children seen -> the Deployment's pods ready (the control
+// plane's own rollout) -> the Deployment's event on the bus -> the second reconcile done -> the CR
+// Ready. Each CR is applied once the previous is Ready, so nothing queues behind another.
 // `npx tsx bench/hops.ts [crs]` against the running local cluster (`npm run cluster:up`).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { childKindInfo, childKinds, collectionPath } from '../functions/core/children.js';
+import { childKindInfo, childKinds, collectionPath, type ChildKind } from '../functions/core/children.js';
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import { KubeClient, PatchType } from '../functions/core/kube-client.js';
 import { runningCluster } from '../infra/local/cluster/index.js';
 import { installCrd } from '../infra/local/crd.js';
+import { forwarderPodsSetup } from '../infra/local/forwarder-pods.js';
 import { functionsKubeconfig, installReconcilerAccess } from '../infra/local/reconciler-access.js';
-import { LocalStack, type StackLine } from '../infra/local/stack.js';
+import { LocalStack, type ForwarderPodsSetup, type StackLine } from '../infra/local/stack.js';
+import type { BusEvent } from '../infra/local/bus/bus.js';
 import { BURST_SPEC } from './floor.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
-type Moments = Map<string, number>;
-const hops = ['crSeen', 'busCr', 'invoked1', 'reconciled1', 'children', 'deploymentReady', 'busDeployment', 'invoked2', 'reconciled2', 'ready'] as const;
+const hops = ['crSeen', 'busCr', 'reconciled', 'children', 'deploymentReady', 'busDeployment', 'reconciledReady', 'ready'] as const;
 type Hop = (typeof hops)[number];
+type Watched = Record<string, unknown> & { metadata: { name: string } };
 
-export async function measureHops(kubeconfig: string, functionsConfig: string, crs: number, forwarderEnv?: Record<string, string>): Promise<Record<string, number>> {
+/** The first moment of each hop, per CR. */
+class Hops {
+  readonly at = new Map<Hop, Map<string, number>>(hops.map((hop) => [hop, new Map()]));
+  private readonly kindsSeen = new Map<string, Set<ChildKind>>();
+
+  constructor(private readonly namespace: string) {}
+
+  mark(hop: Hop, name: string): void {
+    const moments = this.at.get(hop)!;
+    if (!moments.has(name)) moments.set(name, Date.now());
+  }
+
+  has(hop: Hop, name: string): boolean {
+    return this.at.get(hop)!.has(name);
+  }
+
+  /** The functions' "reconciled" lines of this namespace. */
+  line(line: StackLine): void {
+    const json = line.json;
+    if (line.source !== 'functions' || json?.message !== 'reconciled' || json.namespace !== this.namespace) return;
+    this.mark(json.ready === true ? 'reconciledReady' : 'reconciled', String(json.name));
+  }
+
+  /** The bus's events: the CR's own, then its Deployment's once its pods are ready. */
+  busEvent(event: BusEvent): void {
+    const detail = event.detail as { namespace?: string; name?: string; kind?: string; owner?: { name: string } };
+    if (detail.namespace !== this.namespace) return;
+    if (!detail.owner) return this.mark('busCr', detail.name ?? '');
+    if (detail.kind === 'Deployment' && this.has('deploymentReady', detail.owner.name)) this.mark('busDeployment', detail.owner.name);
+  }
+
+  cr(cr: KindCustomHttp): void {
+    this.mark('crSeen', cr.metadata.name);
+    if (cr.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === cr.metadata.generation)) this.mark('ready', cr.metadata.name);
+  }
+
+  child(kind: ChildKind, object: Watched): void {
+    // Children are named after their CR (ConfigMaps with a suffix).
+    const name = kind === 'ConfigMap' ? object.metadata.name.replace(/-configmap$/, '') : object.metadata.name;
+    const kinds = this.kindsSeen.get(name) ?? new Set();
+    this.kindsSeen.set(name, kinds.add(kind));
+    if (kinds.size === childKinds.length) this.mark('children', name);
+    const status = object.status as { readyReplicas?: number } | undefined;
+    if (kind === 'Deployment' && status?.readyReplicas === BURST_SPEC.replicaCount) this.mark('deploymentReady', name);
+  }
+
+  /** p50 of each hop from the one before it, and of apply to each. */
+  figures(names: string[], applied: Map<string, number>): Record<string, number> {
+    const figures: Record<string, number> = {};
+    let [previous, previousHop] = [applied, 'apply'];
+    for (const hop of hops) {
+      const moments = this.at.get(hop)!;
+      const both = names.filter((name) => moments.has(name) && previous.has(name));
+      if (both.length === 0) continue;
+      figures[`hops.${previousHop}_to_${hop}.p50_ms`] = round(percentile(both.map((name) => moments.get(name)! - previous.get(name)!), 50));
+      figures[`hops.apply_to_${hop}.p50_ms`] = round(percentile(both.map((name) => moments.get(name)! - applied.get(name)!), 50));
+      [previous, previousHop] = [moments, hop];
+    }
+    return figures;
+  }
+}
+
+export interface HopsOptions {
+  crs: number;
+  /** The forwarder in pods, as `npm start` runs it; a process on this host when absent. */
+  forwarderPods?: ForwarderPodsSetup;
+}
+
+export async function benchHops(kubeconfig: string, functionsConfig: string, options: HopsOptions): Promise<Record<string, number>> {
   const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000 });
   const namespace = `bench-hops-${Date.now().toString(36)}`;
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
-  const at = new Map<Hop, Moments>(hops.map((hop) => [hop, new Map()]));
-  const mark = (hop: Hop, name: string) => {
-    const moments = at.get(hop)!;
-    if (!moments.has(name)) moments.set(name, Date.now());
-  };
-  const reconciles = new Map<string, number>();
-  const onLine = (line: StackLine) => {
-    const json = line.json;
-    if (line.source === 'functions' && json?.message === 'reconciled' && json.namespace === namespace) {
-      const name = String(json.name);
-      const count = (reconciles.get(name) ?? 0) + 1;
-      reconciles.set(name, count);
-      if (count === 1) mark('reconciled1', name);
-      if (json.ready === true) mark('reconciled2', name);
-    }
-    if (line.source === 'functions' && json?.message === 'invocation started' && json.namespace === namespace) mark(reconciles.has(String(json.name)) ? 'invoked2' : 'invoked1', String(json.name));
-  };
+  const recorded = new Hops(namespace);
   const stack = await LocalStack.start({
     kubeconfig,
     functionsKubeconfig: functionsConfig,
     logDir: join(tmpdir(), namespace),
-    forwarderEnv,
-    onLine,
-    onBusEvent: (event) => {
-      const detail = event.detail as { namespace?: string; name?: string; kind?: string; owner?: { name: string } };
-      if (detail.namespace !== namespace) return;
-      if (detail.owner) {
-        if (detail.kind === 'Deployment' && at.get('deploymentReady')!.has(detail.owner.name)) mark('busDeployment', detail.owner.name);
-      } else if (detail.name) mark('busCr', detail.name);
-    },
+    forwarderPods: options.forwarderPods,
+    onLine: (line) => recorded.line(line),
+    onBusEvent: (event) => recorded.busEvent(event),
   });
   const stopping = new AbortController();
-  const watch = (path: string, onObject: (object: Record<string, unknown> & { metadata: { name: string } }) => void) =>
+  const watch = (path: string, onObject: (object: Watched) => void) =>
     client.stream(path, { query: { watch: true }, idleTimeoutMs: 3_600_000, signal: stopping.signal, onLine: (text) => onObject(JSON.parse(text).object) }).catch(() => undefined);
-  const seen = new Map<string, Set<string>>();
   const watches = [
-    watch(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, (object) => {
-      const cr = object as unknown as KindCustomHttp;
-      mark('crSeen', cr.metadata.name);
-      if (cr.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True' && c.observedGeneration === cr.metadata.generation)) mark('ready', cr.metadata.name);
-    }),
-    ...childKinds.map((kind) =>
-      watch(collectionPath(childKindInfo[kind], namespace), (object) => {
-        const name = kind === 'ConfigMap' ? object.metadata.name.replace(/-configmap$/, '') : object.metadata.name;
-        const kinds = seen.get(name) ?? new Set();
-        seen.set(name, kinds.add(kind));
-        if (kinds.size === childKinds.length) mark('children', name);
-        const status = object.status as { readyReplicas?: number; updatedReplicas?: number } | undefined;
-        if (kind === 'Deployment' && status?.readyReplicas === BURST_SPEC.replicaCount) mark('deploymentReady', name);
-      }),
-    ),
+    watch(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}`, (object) => recorded.cr(object as unknown as KindCustomHttp)),
+    ...childKinds.map((kind) => watch(collectionPath(childKindInfo[kind], namespace), (object) => recorded.child(kind, object))),
   ];
   const applied = new Map<string, number>();
-  const apply = async (name: string) => {
+  const applyAndWait = async (name: string) => {
     applied.set(name, Date.now());
     const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name, namespace }, spec: BURST_SPEC };
     await client.request(`/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${PLURAL}/${name}`, { method: 'PATCH', query: { fieldManager: 'kubectl', force: true }, body, contentType: PatchType.apply });
-  };
-  const waitReady = async (name: string) => {
     const deadline = Date.now() + 120_000;
-    while (!at.get('ready')!.has(name)) {
+    while (!recorded.has('ready', name)) {
       if (Date.now() > deadline) throw new Error(`${name} not Ready after 120 s`);
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    // Let the last events of this CR pass before the next.
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The CR's last events pass before the next CR.
+    await new Promise((resolve) => setTimeout(resolve, 300));
   };
   try {
-    await apply('warm-up');
-    await waitReady('warm-up');
-    const names = Array.from({ length: crs }, (_, i) => `hop-${i}`);
-    for (const name of names) {
-      await apply(name);
-      await waitReady(name);
-    }
-    const figures: Record<string, number> = {};
-    let previous: Moments = applied;
-    let previousHop = 'apply';
-    for (const hop of hops) {
-      const moments = at.get(hop)!;
-      const complete = names.filter((name) => moments.has(name) && previous.has(name));
-      if (complete.length > 0) {
-        figures[`hops.${previousHop}_to_${hop}.p50_ms`] = round(percentile(complete.map((name) => moments.get(name)! - previous.get(name)!), 50));
-        figures[`hops.apply_to_${hop}.p50_ms`] = round(percentile(complete.map((name) => moments.get(name)! - applied.get(name)!), 50));
-        previous = moments;
-        previousHop = hop;
-      }
-    }
-    return figures;
+    // The first invocation loads the function; a deployed function is warm after its first too.
+    await applyAndWait('warm-up');
+    const names = Array.from({ length: options.crs }, (_, i) => `hop-${i}`);
+    for (const name of names) await applyAndWait(name);
+    const figures = recorded.figures(names, applied);
+    return {
+      'single_cr.crs': options.crs,
+      'single_cr.forwarder_in_pods': options.forwarderPods ? 1 : 0,
+      'single_cr.apply_to_children.p50_ms': figures['hops.apply_to_children.p50_ms'] ?? NaN,
+      'single_cr.apply_to_ready.p50_ms': figures['hops.apply_to_ready.p50_ms'] ?? NaN,
+      ...figures,
+    };
   } finally {
     stopping.abort();
     await Promise.allSettled(watches);
@@ -121,12 +146,18 @@ export async function measureHops(kubeconfig: string, functionsConfig: string, c
   }
 }
 
+/** The forwarder as `npm start` runs it on the local cluster: in pods on its real node, if it has one. */
+export function npmStartForwarder(): ForwarderPodsSetup | undefined {
+  const state = runningCluster();
+  return state?.node ? forwarderPodsSetup(state) : undefined;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const kubeconfig = process.env.TEST_KUBECONFIG ?? runningCluster()?.kubeconfig;
+  const kubeconfig = runningCluster()?.kubeconfig;
   if (!kubeconfig) throw new Error('no local cluster running: npm run cluster:up');
   await installCrd(kubeconfig);
-  const asFunctions = functionsKubeconfig(process.env.TEST_KUBECONFIG) ?? kubeconfig;
-  await installReconcilerAccess(kubeconfig, asFunctions === kubeconfig ? undefined : asFunctions);
-  const figures = await measureHops(kubeconfig, asFunctions, Number(process.argv[2] ?? 20));
-  for (const [key, value] of Object.entries(figures)) console.log(`${key.padEnd(60)} ${value}`);
+  await installReconcilerAccess(kubeconfig, functionsKubeconfig(undefined));
+  const forwarderPods = process.env.FORWARDER === 'process' ? undefined : npmStartForwarder();
+  const figures = await benchHops(kubeconfig, functionsKubeconfig(undefined) ?? kubeconfig, { crs: Number(process.argv[2] ?? 20), forwarderPods });
+  for (const [key, value] of Object.entries(figures)) console.log(`${key.padEnd(50)} ${value}`);
 }
