@@ -95,6 +95,8 @@ class StackLog {
   throttledRetries = 0;
   abandonedWrites = 0;
   failedReconciles = 0;
+  /** Handed back unstarted, with too little of their invocation left. */
+  notStarted = 0;
   /** The functions' write limit after each reconcile. */
   writeLimits: number[] = [];
 
@@ -120,11 +122,14 @@ class StackLog {
         return;
       case 'API write abandoned without an answer':
         this.abandonedWrites++;
+        return;
+      case 'reconcile not started; the event goes back to the queue':
+        this.notStarted++;
     }
   }
 
   snapshot() {
-    return { limits: this.writeLimits.length, waits: this.queueWaitsMs.length, reconciles: this.reconciles, idle: this.idleReconciles, throttled: this.throttledRetries, abandoned: this.abandonedWrites, failed: this.failedReconciles };
+    return { limits: this.writeLimits.length, waits: this.queueWaitsMs.length, reconciles: this.reconciles, idle: this.idleReconciles, throttled: this.throttledRetries, abandoned: this.abandonedWrites, failed: this.failedReconciles, notStarted: this.notStarted };
   }
 }
 
@@ -242,6 +247,7 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
     'e2e.burst.failed_reconciles_retried': logAfter.failed - logBefore.failed,
     'e2e.burst.throttled_retries': logAfter.throttled - logBefore.throttled,
     'e2e.burst.abandoned_writes': logAfter.abandoned - logBefore.abandoned,
+    'e2e.burst.reconciles_not_started': logAfter.notStarted - logBefore.notStarted,
     'e2e.burst.write_limit.min': Math.min(...limits),
     'e2e.burst.write_limit.p50': percentile(limits, 50),
     'e2e.burst.queue_wait.p50_ms': round(percentile(waits, 50)),

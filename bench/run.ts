@@ -9,6 +9,7 @@ import { benchBundle } from './bundle.js';
 import { benchCeilings } from './ceilings.js';
 import { benchEndToEnd } from './e2e.js';
 import { benchForwarder } from './forwarder.js';
+import { benchHops, npmStartForwarder } from './hops.js';
 import { benchReconcile } from './reconcile.js';
 import { benchResync } from './resync.js';
 import { benchThaw } from './thaw.js';
@@ -24,6 +25,8 @@ const sections: Array<[string, (kubeconfig: string) => Promise<Record<string, nu
   ['thaw', () => benchThaw(small ? 5 : 20)],
   ['reconcile', (kubeconfig) => benchReconcile(kubeconfig, small ? 50 : 200)],
   ['ceilings', (kubeconfig) => benchCeilings(kubeconfig, small ? 200 : 1000)],
+  // One CR at a time through npm start's stack (the forwarder in pods on the real node), hop by hop.
+  ['one cr', (kubeconfig) => benchHops(kubeconfig, asFunctions(), { crs: small ? 10 : 30, forwarderPods: external ? undefined : npmStartForwarder() })],
   ['end to end', (kubeconfig) => benchEndToEnd(kubeconfig, asFunctions(), small ? { steadyCrs: 30, ratePerSecond: 5, burstCrs: 100 } : { steadyCrs: 300, ratePerSecond: 5, burstCrs: 1000 })],
   // After the latency sections, so that they do not inherit the 40,000 objects it creates and
   // deletes: the burst took 124 s right after it on a long-used cluster, 69 s on a fresh one.

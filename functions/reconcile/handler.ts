@@ -34,6 +34,44 @@ const RETRY_MARGIN_MS = 5_000;
 /** Without a Lambda context (tests, scripts), transient failures are retried for this long. */
 const DEFAULT_RETRY_BUDGET_MS = 10_000;
 const retryBackoff = { baseMs: 200, maxMs: 4_000 };
+/** How many of this instance's latest reconciles say how long one takes now. */
+const RECENT_RECONCILES = 50;
+
+/**
+ * The longest of the latest reconciles (from their start, after their wait for a slot). A CR whose
+ * turn comes with less time left than that is not started: at a busy API server its writes would
+ * wait past the invocation's end and be abandoned, work the API server then cancels and a retry
+ * does again. It goes back to the queue unsent instead. At a quick API server a reconcile takes
+ * tens of milliseconds, and every CR starts.
+ */
+class RecentDurations {
+  private readonly durations: number[] = [];
+
+  add(ms: number): void {
+    this.durations.push(ms);
+    if (this.durations.length > RECENT_RECONCILES) this.durations.shift();
+  }
+
+  get longest(): number {
+    return Math.max(0, ...this.durations);
+  }
+}
+const recentReconciles = new RecentDurations();
+
+/** A CR handed back to the queue before any of its requests was sent. */
+class NotStartedError extends Error {
+  constructor(timeLeftMs: number, neededMs: number) {
+    super(`not started: ${timeLeftMs} ms of the invocation left, and a reconcile took up to ${neededMs} ms lately`);
+    this.name = 'NotStartedError';
+  }
+}
+
+/** The invocation's clock: the time left for requests, and whether a CR may still start. */
+interface Clock {
+  timeLeft: () => number;
+  /** Throws NotStartedError when too little time is left to start a CR. */
+  checkStart: () => void;
+}
 
 /**
  * The CRs this instance reconciles at once: as many as the writes the API server takes now leave
@@ -68,27 +106,41 @@ function reconcilerFor(context: Context | undefined): (target: ReconcileTarget, 
   // Every request of the invocation ends by then: a write waits for its answer until then, no longer.
   const deadline = Date.now() + (context ? context.getRemainingTimeInMillis() - RETRY_MARGIN_MS : DEFAULT_RETRY_BUDGET_MS);
   const timeLeft = () => deadline - Date.now();
+  const clock: Clock = {
+    timeLeft,
+    checkStart: () => {
+      const needed = recentReconciles.longest;
+      if (timeLeft() < needed) throw new NotStartedError(timeLeft(), needed);
+    },
+  };
   const running = new Map<string, Promise<ReconcileResult>>();
   return (target, keys) => {
     const key = `${target.namespace}/${target.name}`;
     let result = running.get(key);
     if (!result) {
-      result = withDeadline(deadline, () => reconcileLogged(target, context, keys, timeLeft));
+      result = withDeadline(deadline, () => reconcileLogged(target, context, keys, clock));
       running.set(key, result);
     }
     return result;
   };
 }
 
-async function reconcileLogged(target: ReconcileTarget, context: Context | undefined, keys: Record<string, unknown>, timeLeft: () => number): Promise<ReconcileResult> {
+async function reconcileLogged(target: ReconcileTarget, context: Context | undefined, keys: Record<string, unknown>, clock: Clock): Promise<ReconcileResult> {
   const log = invocationLogger(context, { ...keys, namespace: target.namespace, name: target.name });
   try {
     const api = await kubeApi();
     const slots = reconcileSlots(api);
-    const result = await retrying(() => slots.run(() => reconcile({ api, log, settings: environment.operator }, target)), {
+    const started = async () => {
+      clock.checkStart();
+      const startedAt = Date.now();
+      const result = await reconcile({ api, log, settings: environment.operator }, target);
+      recentReconciles.add(Date.now() - startedAt);
+      return result;
+    };
+    const result = await retrying(() => slots.run(started), {
       backoff: retryBackoff,
-      retryable: isTransient,
-      timeLeft,
+      retryable: (error) => !(error instanceof NotStartedError) && isTransient(error),
+      timeLeft: clock.timeLeft,
       onRetry: (error, attempt, delayMs) => log.warn('reconcile failed; retrying', { error, attempt, delayMs }),
     });
     log.info('reconciled', { outcome: result.outcome, reason: result.reason, changes: result.changes.length, statusUpdated: result.statusUpdated, ready: result.ready, writeLimit: api.client.writeLimit?.limit });
@@ -97,10 +149,19 @@ async function reconcileLogged(target: ReconcileTarget, context: Context | undef
     if (result.outcome === 'degraded') metrics.addMetric('DegradedResources', MetricUnit.Count, 1);
     return result;
   } catch (error) {
-    log.error('reconcile failed; the event goes back to the queue', error as Error);
-    metrics.addMetric('ReconcileErrors', MetricUnit.Count, 1);
+    reportFailure(log, error);
     throw error;
   }
+}
+
+function reportFailure(log: ReturnType<typeof invocationLogger>, error: unknown): void {
+  if (error instanceof NotStartedError) {
+    log.warn('reconcile not started; the event goes back to the queue', { error });
+    metrics.addMetric('ReconcilesNotStarted', MetricUnit.Count, 1);
+    return;
+  }
+  log.error('reconcile failed; the event goes back to the queue', error as Error);
+  metrics.addMetric('ReconcileErrors', MetricUnit.Count, 1);
 }
 
 export async function handler(event: unknown, context?: Context): Promise<BatchResponse | ReconcileHandlerResult> {

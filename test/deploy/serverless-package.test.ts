@@ -164,7 +164,8 @@ describe('osls package', () => {
       expect(queue.VisibilityTimeout).toBe(visibilityTimeout);
       expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt('ReconcileDeadLetterQueue', 'Arn'), maxReceiveCount });
       expect(visibilityTimeout).toBe(6 * lambda('reconcile').Timeout);
-      expect(lambda('reconcile').Timeout).toBe(30);
+      // Long enough for a write's 60 s wait (KUBE_API_WRITE_TIMEOUT_MS) after its CR waited its turn.
+      expect(lambda('reconcile').Timeout).toBe(90);
       expect(maxReceiveCount * visibilityTimeout).toBeGreaterThan(3600);
       expect(queue.MessageRetentionPeriod).toBeGreaterThan(maxReceiveCount * visibilityTimeout);
     });
