@@ -31,7 +31,9 @@ const names = (prefix: string, count: number) => Array.from({ length: count }, (
 
 describe('when the API server slows down', () => {
   it('writes fewer at once, abandons none, and converges every CR', async () => {
-    const api = await lazyKubeApi(readFunctionEnvironment({ KUBECONFIG: proxy.kubeconfigFor(kubeconfigPath()) }))();
+    // The configured floor (10 by default) would hide how far the limit itself goes down.
+    const env = readFunctionEnvironment({ KUBECONFIG: proxy.kubeconfigFor(kubeconfigPath()), KUBE_API_MIN_WRITES_IN_FLIGHT: '1' });
+    const api = await lazyKubeApi(env)();
     const limit = api.client.writeLimit!;
     const converge = (crs: string[]) =>
       withDeadline(Date.now() + 100_000, () => Promise.all(crs.map((name) => reconcile({ api, log: silentLog }, { namespace, name }))));
@@ -47,7 +49,9 @@ describe('when the API server slows down', () => {
     const results = await converge(slow);
     proxy.delayAnswers(0);
 
-    expect(limit.lowest).toBeLessThan(learned / 2);
+    // Where latency rises this much, each write moves the limit a tenth of the way towards eight
+    // in flight (the gradient's floor of one half, plus its queue allowance of four).
+    expect(limit.lowest, `learned ${learned}`).toBeLessThanOrEqual(Math.floor(learned * 0.75));
     expect(api.client.counters.abandonedWrites).toBe(0);
     expect(results.map((result) => result.outcome)).toEqual(slow.map(() => 'converged'));
     for (const name of slow) expect(await missingChildren(namespace, name)).toEqual([]);
