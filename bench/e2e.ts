@@ -15,6 +15,7 @@ import { GROUP, PLURAL, VERSION, type KindCustomHttp } from '../functions/core/k
 import { KubeClient, PatchType } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
 import { LocalStack, type StackLine } from '../infra/local/stack.js';
+import { CpuSnapshot } from './cpu.js';
 import { measureFloor, writes, type Floor } from './floor.js';
 import { BURST_SPEC, ChildSightings } from './sightings.js';
 import { Poller } from './poller.js';
@@ -211,6 +212,7 @@ const BURST_CLIENT_CONCURRENCY = 50;
 async function burstFigures(options: E2eBenchOptions, { client, stack, log, poller, apply, floor }: BurstContext): Promise<Record<string, number>> {
   const burst = Array.from({ length: options.burstCrs }, (_, i) => `burst-${i}`);
   const [busBefore, publishedBefore, requestsBefore, logBefore] = [stack.busFigures(), await published(stack), await apiserverRequestsByKind(client), log.snapshot()];
+  const cpuBefore = new CpuSnapshot();
   const burstStart = Date.now();
   await forEachBounded(burst, BURST_CLIENT_CONCURRENCY, apply);
   const applySeconds = (Date.now() - burstStart) / 1000;
@@ -218,6 +220,7 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
   await poller.waitFor(poller.readyAt, burst, 900_000, 'Ready');
   const lastOf = (moments: Map<string, number>) => (Math.max(...burst.map((name) => moments.get(name)!)) - burstStart) / 1000;
   const [allChildren, allReady] = [lastOf(poller.childrenAt), lastOf(poller.readyAt)];
+  const cpu = new CpuSnapshot().since(cpuBefore, 'e2e.burst.cpu_seconds');
   // Let the last status events drain before counting what the burst cost.
   await new Promise((resolve) => setTimeout(resolve, 3000));
   const busAfter = stack.busFigures();
@@ -259,6 +262,9 @@ async function burstFigures(options: E2eBenchOptions, { client, stack, log, poll
     'e2e.burst.apiserver_writes_per_cr': perCr(writes(requests)),
     'e2e.burst.apiserver_requests_per_cr_over_floor': round(total / options.burstCrs - floor.requestsPerCr, 2),
     ...Object.fromEntries(operatorRequests(requests).map(([key, n]) => [`e2e.burst.requests_per_cr.${key.replace(' ', '_')}`, perCr(n)])),
+    // Where the burst's CPU went, component by component: the control plane's, the node's, the
+    // stack's own (functions, forwarder) and this benchmark's poller; the floor's beside it.
+    ...cpu,
     'e2e.redeliveries': busAfter.redeliveries,
     'e2e.dead_lettered': busAfter.deadLettered,
   };

@@ -8,6 +8,7 @@ import { forEachBounded } from '../functions/core/concurrency.js';
 import type { KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import type { KubeClient } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
+import { CpuSnapshot } from './cpu.js';
 import { Poller } from './poller.js';
 import { BURST_SPEC, burstSpec } from './sightings.js';
 import { deleteNamespaceAndWait, round } from './stats.js';
@@ -39,10 +40,12 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
   try {
     poller.start();
     const before = await apiserverRequestsByKind(client);
+    const cpuBefore = new CpuSnapshot();
     const started = Date.now();
     await forEachBounded(creates, FLOOR_CONCURRENCY, async ({ kind, body }) => void (await client.request(collectionPath(infoOf(kind), namespace), { method: 'POST', body })));
     await poller.waitFor(poller.childrenAt, names, 900_000, 'with children');
     await poller.waitFor(poller.deploymentReadyAt, names, 900_000, 'with its Deployment ready');
+    const cpu = new CpuSnapshot().since(cpuBefore, 'floor.cpu_seconds');
     const last = (moments: Map<string, number>) => (Math.max(...names.map((name) => moments.get(name)!)) - started) / 1000;
     const requests = requestsBetween(before, await apiserverRequestsByKind(client));
     const floor = { allChildrenSeconds: last(poller.childrenAt), deploymentsReadySeconds: last(poller.deploymentReadyAt), requestsPerCr: requests.reduce((sum, [, n]) => sum + n, 0) / crs };
@@ -56,6 +59,8 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
         // Everything the apiserver served but watches: the client's creates and polls, and the controllers' work.
         'floor.apiserver_requests_per_cr': round(floor.requestsPerCr, 1),
         'floor.apiserver_writes_per_cr': round(writes(requests) / crs, 1),
+        // Where the floor's CPU went, component by component, to set beside the burst's.
+        ...cpu,
       },
     };
   } finally {

@@ -1,7 +1,7 @@
 // One CR at a time through `npm start`'s stack (the forwarder in pods on the real node when the
 // cluster has one, as `npm start` runs it), and where its time goes, hop by hop, each moment from a
 // watch or from the stack itself: apply -> the CR seen by a watch -> its event accepted by the bus
-// -> the first reconcile done -> all three children seen -> the Deployment's pods ready (the control
+// -> the first reconcile done -> all its children seen -> the Deployment's pods ready (the control
 // plane's own rollout) -> the Deployment's event on the bus -> the second reconcile done -> the CR
 // Ready. Each CR is applied once the previous is Ready, so nothing queues behind another.
 // `npx tsx bench/hops.ts [crs]` against the running local cluster (`npm run cluster:up`).
@@ -17,7 +17,7 @@ import { forwarderPodsSetup } from '../infra/local/forwarder-pods.js';
 import { functionsKubeconfig, installReconcilerAccess } from '../infra/local/reconciler-access.js';
 import { LocalStack, type ForwarderPodsSetup, type StackLine } from '../infra/local/stack.js';
 import type { BusEvent } from '../infra/local/bus/bus.js';
-import { BURST_SPEC } from './sightings.js';
+import { BURST_SPEC, ChildSightings } from './sightings.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 const hops = ['crSeen', 'busCr', 'reconciled', 'children', 'deploymentReady', 'busDeployment', 'reconciledReady', 'ready'] as const;
@@ -27,7 +27,7 @@ type Watched = Record<string, unknown> & { metadata: { name: string } };
 /** The first moment of each hop, per CR. */
 class Hops {
   readonly at = new Map<Hop, Map<string, number>>(hops.map((hop) => [hop, new Map()]));
-  private readonly kindsSeen = new Map<string, Set<ChildKind>>();
+  private readonly sightings = new ChildSightings();
 
   constructor(private readonly namespace: string) {}
 
@@ -61,11 +61,8 @@ class Hops {
   }
 
   child(kind: ChildKind, object: Watched): void {
-    // Children are named after their CR (ConfigMaps with a suffix).
-    const name = kind === 'ConfigMap' ? object.metadata.name.replace(/-configmap$/, '') : object.metadata.name;
-    const kinds = this.kindsSeen.get(name) ?? new Set();
-    this.kindsSeen.set(name, kinds.add(kind));
-    if (kinds.size === childKinds.length) this.mark('children', name);
+    const name = this.sightings.saw(kind, object.metadata.name);
+    if (this.sightings.childrenAt.has(name)) this.mark('children', name);
     const status = object.status as { readyReplicas?: number } | undefined;
     if (kind === 'Deployment' && status?.readyReplicas === BURST_SPEC.replicaCount) this.mark('deploymentReady', name);
   }
