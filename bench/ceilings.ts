@@ -5,15 +5,22 @@
 // burst size / this rate, and under the pods' load the rate falls further.
 // And what the CRD's CEL rule on hostports costs the apiserver: CR creates a second with the CRD as
 // shipped and with the same CRD less that rule, each installed under a group of its own.
+// And what server-side apply costs against a plain create: the burst's Deployment (scaled to 0, so
+// no pods follow) created by POST, then by apply under the functions' field manager, with the
+// CPU the apiserver and etcd used for each.
 import { load } from 'js-yaml';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collectionPath, childKindInfo, objectPath } from '../functions/core/children.js';
 import { clusterEndpoint } from '../functions/core/cluster-endpoint.js';
 import { forEachBounded } from '../functions/core/concurrency.js';
-import { ApiError, KubeClient } from '../functions/core/kube-client.js';
+import { desiredDeployment, FIELD_MANAGER } from '../functions/core/desired.js';
+import type { KindCustomHttp } from '../functions/core/kindcustomhttp.js';
+import { ApiError, KubeClient, PatchType } from '../functions/core/kube-client.js';
 import { crdPath, installCrd } from '../infra/local/crd.js';
-import { BURST_SPEC } from './sightings.js';
+import { CpuSnapshot } from './cpu.js';
+import { BURST_SPEC, burstSpec } from './sightings.js';
 import { deleteNamespaceAndWait, round, timed } from './stats.js';
 
 const CONCURRENCY = 32;
@@ -33,6 +40,7 @@ export async function benchCeilings(kubeconfig: string, count: number): Promise<
     }));
     const [withRule, withoutRule] = [await crCreates(kubeconfig, client, namespace, names, true), await crCreates(kubeconfig, client, namespace, names, false)];
     return {
+      ...(await deploymentCreates(client, namespace, names)),
       'ceilings.cr_creates_per_second_with_cel_rule': Math.round(count / (withRule / 1000)),
       'ceilings.cr_creates_per_second_without_cel_rule': Math.round(count / (withoutRule / 1000)),
       'ceilings.objects': count,
@@ -43,6 +51,33 @@ export async function benchCeilings(kubeconfig: string, count: number): Promise<
   } finally {
     await deleteNamespaceAndWait(client, namespace);
   }
+}
+
+/** The burst's Deployments, scaled to 0, created by POST and then (under other names) by server-side apply. */
+async function deploymentCreates(client: KubeClient, namespace: string, names: string[]): Promise<Record<string, number>> {
+  const info = childKindInfo.Deployment;
+  const deployment = (name: string) => {
+    const cr = { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', metadata: { name, namespace, uid: 'none' }, spec: BURST_SPEC } as KindCustomHttp;
+    const body = desiredDeployment(cr, { ...burstSpec(), replicaCount: 0 });
+    return { ...body, metadata: { ...body.metadata, ownerReferences: undefined } };
+  };
+  const measure = async (send: (name: string) => Promise<unknown>) => {
+    const before = new CpuSnapshot();
+    const { ms } = await timed(() => forEachBounded(names, CONCURRENCY, async (name) => void (await send(name))));
+    const cpu = new CpuSnapshot().since(before, 'cpu');
+    return { perSecond: Math.round(names.length / (ms / 1000)), cpuMsEach: round((((cpu['cpu.apiserver'] ?? 0) + (cpu['cpu.etcd'] ?? 0)) * 1000) / names.length, 2) };
+  };
+  const posted = await measure((name) => client.request(collectionPath(info, namespace), { method: 'POST', body: deployment(`post-${name}`) }));
+  const applied = await measure((name) =>
+    client.request(objectPath(info, namespace, `apply-${name}`), { method: 'PATCH', query: { fieldManager: FIELD_MANAGER, force: true }, body: deployment(`apply-${name}`), contentType: PatchType.apply }),
+  );
+  return {
+    'ceilings.deployment_posts_per_second': posted.perSecond,
+    'ceilings.deployment_applies_per_second': applied.perSecond,
+    // The apiserver's and etcd's CPU per Deployment made, in milliseconds.
+    'ceilings.deployment_post_cpu_ms': posted.cpuMsEach,
+    'ceilings.deployment_apply_cpu_ms': applied.cpuMsEach,
+  };
 }
 
 interface CrdDocument {

@@ -5,33 +5,52 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { round } from './stats.js';
 
-/** Component names, first match of a process's command line wins. */
-const components: Array<[string, RegExp]> = [
-  ['etcd', /(^|\/)etcd( |$)/],
-  ['apiserver', /kube-apiserver/],
-  ['controller_manager', /kube-controller-manager/],
-  ['scheduler', /kube-scheduler/],
-  ['kwok', /(^|\/)kwok( |$)/],
-  ['kubelet', /(^|\/)kubelet( |$)/],
-  ['containerd', /containerd/],
-  // The stack's `kubectl logs -f` of the forwarder pods, before the pods' own pattern.
-  ['kubectl', /(^|\/)kubectl /],
-  ['functions', /osls|serverless|lambda/],
+/**
+ * The component a process belongs to, from its program (the local control plane's components are
+ * one binary, `controlplane <component>`) and, for Node.js processes, what they run.
+ */
+function componentOf(pid: number, argv: string[]): string {
+  if (pid === process.pid) return 'bench';
+  const program = argv[0]!.split('/').at(-1)!;
+  const name = program === 'controlplane' ? argv[1]! : program;
+  if (program === 'node') return nodeScripts.find(([, pattern]) => pattern.test(argv.join(' ')))?.[0] ?? 'other';
+  return knownPrograms[name.replace(/^containerd.*/, 'containerd')] ?? 'other';
+}
+
+/** What a Node.js process runs: the functions under osls offline, the forwarder, the peer server. */
+const nodeScripts: Array<[string, RegExp]> = [
+  ['functions', /osls|serverless/],
   ['forwarder', /forwarder/],
+  ['peer_servers', /peer-server/],
 ];
+
+const knownPrograms: Record<string, string> = {
+  etcd: 'etcd',
+  'kube-apiserver': 'apiserver',
+  'kube-controller-manager': 'controller_manager',
+  'kube-scheduler': 'scheduler',
+  'kube-proxy': 'kube_proxy',
+  kubelet: 'kubelet',
+  kwok: 'kwok',
+  coredns: 'coredns',
+  containerd: 'containerd',
+  runc: 'containerd',
+  // The stack's `kubectl logs -f` of the forwarder pods.
+  kubectl: 'kubectl',
+};
 
 const TICKS_PER_SECOND = 100;
 
-function processes(): Array<{ pid: number; command: string; ticks: number }> {
+function processes(): Array<{ pid: number; argv: string[]; ticks: number }> {
   const found = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       // The command (field 2) may hold spaces; utime and stime are fields 14 and 15.
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      found.push({ pid: Number(entry), command, ticks: Number(fields[11]) + Number(fields[12]) });
+      found.push({ pid: Number(entry), argv, ticks: Number(fields[11]) + Number(fields[12]) });
     } catch {
       // It exited while we read it.
     }
@@ -39,17 +58,12 @@ function processes(): Array<{ pid: number; command: string; ticks: number }> {
   return found;
 }
 
-function componentOf(pid: number, command: string): string {
-  if (pid === process.pid) return 'bench';
-  return components.find(([, pattern]) => pattern.test(command))?.[0] ?? 'other';
-}
-
 /** CPU ticks per process, to compare with a later one. */
 export class CpuSnapshot {
   private readonly ticks = new Map<number, { component: string; ticks: number }>();
 
   constructor() {
-    for (const { pid, command, ticks } of processes()) this.ticks.set(pid, { component: componentOf(pid, command), ticks });
+    for (const { pid, argv, ticks } of processes()) this.ticks.set(pid, { component: componentOf(pid, argv), ticks });
   }
 
   /** CPU seconds per component from `earlier` to this snapshot, as `<prefix>.<component>` figures, and their total. */
