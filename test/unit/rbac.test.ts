@@ -15,7 +15,13 @@ interface Rule {
   resourceNames?: string[];
 }
 
-function documents(path: string): Array<{ kind: string; metadata: { name: string }; rules?: Rule[]; spec?: { variables?: Array<{ name: string; expression: string }> } }> {
+interface ResourceRule {
+  apiGroups: string[];
+  resources: string[];
+  operations: string[];
+}
+
+function documents(path: string): Array<{ kind: string; metadata: { name: string }; rules?: Rule[]; spec?: { variables?: Array<{ name: string; expression: string }>; matchConstraints?: { resourceRules: ResourceRule[] } } }> {
   return loadAll(readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8')) as never;
 }
 
@@ -58,6 +64,18 @@ describe('the rights infra/ grants', () => {
     const child = policy.spec!.variables!.find((variable) => variable.name === 'child')!.expression;
     const listed = /in \[([^\]]*)\]/.exec(child)![1]!.split(',').map((item) => item.trim().replace(/^'|'$/g, ''));
     expect(listed.sort()).toEqual(childKinds.map((kind) => `${apiGroupOf(kind)}/${childKindInfo[kind].plural}`).sort());
+  });
+
+  it('hold every write the functions’ ClusterRole grants to the admission policy, and no other', () => {
+    const written = grants(rulesOf('infra/reconciler/clusterrole.yaml', 'stimulated-peering:reconciler'))
+      .filter((grant) => / (create|update|patch|delete|deletecollection)$/.test(grant))
+      .map((grant) => grant.split(' ')[0]!);
+    const policy = documents('infra/reconciler/admission-policy.yaml').find((doc) => doc.kind === 'ValidatingAdmissionPolicy')!;
+    const rules = policy.spec!.matchConstraints!.resourceRules;
+    const matched = rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`)));
+    expect([...new Set(matched)].sort()).toEqual([...new Set(written)].sort());
+    // A patch, server-side apply included, reaches admission as an UPDATE, or a CREATE when the object is new.
+    for (const rule of rules) expect([...rule.operations].sort()).toEqual(['CREATE', 'DELETE', 'UPDATE']);
   });
 
   it('would fail if a verb were removed from the functions’ ClusterRole', () => {
