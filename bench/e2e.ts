@@ -140,76 +140,104 @@ export async function benchEndToEnd(kubeconfig: string, functionsKubeconfig: str
   const client = new KubeClient(clusterEndpoint({ mode: 'kubeconfig', path: kubeconfig }), { timeoutMs: 30_000, writeTimeoutMs: 600_000 });
   // First, with no operator running: what the control plane takes to make the burst's children itself.
   const { floor, figures: floorFigures } = await measureFloor(client, options.burstCrs);
-  const namespace = `bench-e2e-${Date.now().toString(36)}`;
-  await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
+  const run = `bench-e2e-${Date.now().toString(36)}`;
   const log = new StackLog();
   // As npm start runs it: every namespace watched, the same log levels.
-  const stack = await LocalStack.start({ kubeconfig, functionsKubeconfig, logDir: join(tmpdir(), namespace), forwarderEnv: options.forwarderEnv, onLine: (line) => log.hear(line) });
-  const observer = new Observer(client, namespace);
-  observer.start();
-  const poller = new Poller(client, namespace, true);
-  poller.start();
-  const appliedAt = new Map<string, number>();
-  const apply = async (name: string) => {
-    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name, namespace }, spec: BURST_SPEC };
-    appliedAt.set(name, Date.now());
-    await client.request(`${crPath(namespace)}/${name}`, { method: 'PATCH', query: { fieldManager: 'kubectl', force: true }, body, contentType: PatchType.apply });
-  };
-
+  const stack = await LocalStack.start({ kubeconfig, functionsKubeconfig, logDir: join(tmpdir(), run), forwarderEnv: options.forwarderEnv, onLine: (line) => log.hear(line) });
   try {
-    // The first invocation loads the function; a deployed function is warm after its first too.
-    await apply('warm-up');
-    await observer.waitFor(observer.readyAt, ['warm-up'], 120_000, 'Ready');
-    const steady = await steadyFigures(options, apply, observer, poller, appliedAt);
-    const burst = await burstFigures(options, { client, stack, log, poller, apply, floor });
+    const steady = await inNamespace(client, `${run}-steady`, (namespace) => steadyFigures(options, client, namespace));
+    // The burst meets a cluster as empty as the floor's did: the steady CRs' children gone. With
+    // them beside it, the controllers' work per pod grows with the objects in the namespace (the
+    // disruption controller matches every pod against every PodDisruptionBudget there).
+    const burst = await inNamespace(client, `${run}-burst`, (namespace) => burstFigures(options, { client, namespace, stack, log, floor }));
     return { ...floorFigures, ...steady, ...burst };
   } finally {
-    await observer.stop();
-    await poller.stop();
     await stack.stop();
+  }
+}
+
+/** Runs `work` in a namespace of its own, deleted (and waited for) afterwards. */
+async function inNamespace<T>(client: KubeClient, namespace: string, work: (namespace: string) => Promise<T>): Promise<T> {
+  await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
+  try {
+    return await work(namespace);
+  } finally {
     await deleteNamespaceAndWait(client, namespace);
   }
 }
 
-/** CRs applied one after another: apply to children and to Ready, by watch and by the 250 ms poller. */
-async function steadyFigures(options: E2eBenchOptions, apply: (name: string) => Promise<void>, observer: Observer, poller: Poller, appliedAt: Map<string, number>): Promise<Record<string, number>> {
-  const steady = Array.from({ length: options.steadyCrs }, (_, i) => `steady-${i}`);
-  for (const name of steady) {
-    await apply(name);
-    await new Promise((resolve) => setTimeout(resolve, 1000 / options.ratePerSecond));
-  }
-  await observer.waitFor(observer.readyAt, steady, 120_000, 'Ready');
-  await poller.waitFor(poller.readyAt, steady, 120_000, 'Ready');
-  const toChildren = latencies(steady, appliedAt, observer.childrenAt);
-  const toReady = latencies(steady, appliedAt, observer.readyAt);
-  return {
-    'e2e.steady.crs': options.steadyCrs,
-    'e2e.steady.rate_per_second': options.ratePerSecond,
-    'e2e.apply_to_children.p50_ms': round(percentile(toChildren, 50)),
-    'e2e.apply_to_children.p95_ms': round(percentile(toChildren, 95)),
-    'e2e.apply_to_ready.p50_ms': round(percentile(toReady, 50)),
-    'e2e.apply_to_ready.p95_ms': round(percentile(toReady, 95)),
-    'e2e.apply_to_ready.p99_ms': round(percentile(toReady, 99)),
-    // The same CRs as a client polling every 250 ms sees them: later by half an interval on average.
-    'e2e.polled.apply_to_children.p50_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 50)),
-    'e2e.polled.apply_to_children.p95_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 95)),
-    'e2e.polled.apply_to_ready.p50_ms': round(percentile(latencies(steady, appliedAt, poller.readyAt), 50)),
+/** Applies a burst CR of `name` as kubectl apply would, noting when. */
+function applier(client: KubeClient, namespace: string, appliedAt = new Map<string, number>()): (name: string) => Promise<void> {
+  return async (name) => {
+    const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'KindCustomHttp', metadata: { name, namespace }, spec: BURST_SPEC };
+    appliedAt.set(name, Date.now());
+    await client.request(`${crPath(namespace)}/${name}`, { method: 'PATCH', query: { fieldManager: 'kubectl', force: true }, body, contentType: PatchType.apply });
   };
+}
+
+/** CRs applied one after another: apply to children and to Ready, by watch and by the 250 ms poller. */
+async function steadyFigures(options: E2eBenchOptions, client: KubeClient, namespace: string): Promise<Record<string, number>> {
+  const observer = new Observer(client, namespace);
+  const poller = new Poller(client, namespace, true);
+  const appliedAt = new Map<string, number>();
+  const apply = applier(client, namespace, appliedAt);
+  observer.start();
+  poller.start();
+  try {
+    // The first invocation loads the function; a deployed function is warm after its first too.
+    await apply('warm-up');
+    await observer.waitFor(observer.readyAt, ['warm-up'], 120_000, 'Ready');
+    const steady = Array.from({ length: options.steadyCrs }, (_, i) => `steady-${i}`);
+    for (const name of steady) {
+      await apply(name);
+      await new Promise((resolve) => setTimeout(resolve, 1000 / options.ratePerSecond));
+    }
+    await observer.waitFor(observer.readyAt, steady, 120_000, 'Ready');
+    await poller.waitFor(poller.readyAt, steady, 120_000, 'Ready');
+    const toChildren = latencies(steady, appliedAt, observer.childrenAt);
+    const toReady = latencies(steady, appliedAt, observer.readyAt);
+    return {
+      'e2e.steady.crs': options.steadyCrs,
+      'e2e.steady.rate_per_second': options.ratePerSecond,
+      'e2e.apply_to_children.p50_ms': round(percentile(toChildren, 50)),
+      'e2e.apply_to_children.p95_ms': round(percentile(toChildren, 95)),
+      'e2e.apply_to_ready.p50_ms': round(percentile(toReady, 50)),
+      'e2e.apply_to_ready.p95_ms': round(percentile(toReady, 95)),
+      'e2e.apply_to_ready.p99_ms': round(percentile(toReady, 99)),
+      // The same CRs as a client polling every 250 ms sees them: later by half an interval on average.
+      'e2e.polled.apply_to_children.p50_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 50)),
+      'e2e.polled.apply_to_children.p95_ms': round(percentile(latencies(steady, appliedAt, poller.childrenAt), 95)),
+      'e2e.polled.apply_to_ready.p50_ms': round(percentile(latencies(steady, appliedAt, poller.readyAt), 50)),
+    };
+  } finally {
+    await observer.stop();
+    await poller.stop();
+  }
 }
 
 interface BurstContext {
   client: KubeClient;
+  namespace: string;
   stack: LocalStack;
   log: StackLog;
-  poller: Poller;
-  apply: (name: string) => Promise<void>;
   floor: Floor;
 }
 
 /** BURST_CLIENT_CONCURRENCY CRs created at a time, timed by the poller as the floor is. */
 const BURST_CLIENT_CONCURRENCY = 50;
 
-async function burstFigures(options: E2eBenchOptions, { client, stack, log, poller, apply, floor }: BurstContext): Promise<Record<string, number>> {
+async function burstFigures(options: E2eBenchOptions, { client, namespace, stack, log, floor }: BurstContext): Promise<Record<string, number>> {
+  const poller = new Poller(client, namespace, true);
+  poller.start();
+  try {
+    return await timedBurst(options, { client, namespace, stack, log, floor }, poller);
+  } finally {
+    await poller.stop();
+  }
+}
+
+async function timedBurst(options: E2eBenchOptions, { client, namespace, stack, log, floor }: BurstContext, poller: Poller): Promise<Record<string, number>> {
+  const apply = applier(client, namespace);
   const burst = Array.from({ length: options.burstCrs }, (_, i) => `burst-${i}`);
   const [busBefore, publishedBefore, requestsBefore, logBefore] = [stack.busFigures(), await published(stack), await apiserverRequestsByKind(client), log.snapshot()];
   const cpuBefore = new CpuSnapshot();

@@ -48,6 +48,7 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
     const cpu = new CpuSnapshot().since(cpuBefore, 'floor.cpu_seconds');
     const last = (moments: Map<string, number>) => (Math.max(...names.map((name) => moments.get(name)!)) - started) / 1000;
     const requests = requestsBetween(before, await apiserverRequestsByKind(client));
+    console.error(`floor: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
     const floor = { allChildrenSeconds: last(poller.childrenAt), deploymentsReadySeconds: last(poller.deploymentReadyAt), requestsPerCr: requests.reduce((sum, [, n]) => sum + n, 0) / crs };
     return {
       floor,
