@@ -38,6 +38,23 @@ const policyRefusal = { code: 403, message: expect.stringMatching(/ValidatingAdm
 
 const mergePatch = (path: string, body: object) => asFunctions.request(path, { method: 'PATCH', body, contentType: PatchType.merge });
 
+// The admission policy matches only the resources the functions' ClusterRole lets them write; every
+// other write must be refused by RBAC, before admission runs.
+describe('the functions’ RBAC, for writes outside the children’s kinds', () => {
+  it.each([
+    ['a Pod', () => `/api/v1/namespaces/${namespace}/pods`, { metadata: { name: 'intruder' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }, 'create resource "pods"'],
+    ['a Secret', () => `/api/v1/namespaces/${namespace}/secrets`, { metadata: { name: 'intruder' }, stringData: { token: 'x' } }, 'create resource "secrets"'],
+    ['a RoleBinding', () => `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, { metadata: { name: 'intruder' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'admin' }, subjects: [{ kind: 'Group', name: 'stimulated-peering:reconciler' }] }, 'create resource "rolebindings"'],
+    ['a KindCustomHttp', () => `/apis/groupsp.measutosh.dev/v1/namespaces/${namespace}/kindcustomhttps`, { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', metadata: { name: 'intruder' }, spec: {} }, 'create resource "kindcustomhttps"'],
+  ])('refuses creating %s with 403 from RBAC', async (_, path, body, refused) => {
+    const error = await refusal(asFunctions.request(path(), { method: 'POST', body }));
+
+    expect(error.code).toBe(403);
+    expect(error.message).toContain(`cannot ${refused}`);
+    expect(error.message).not.toContain('ValidatingAdmissionPolicy');
+  });
+});
+
 describe('the admission policy, for the functions’ identity', () => {
   describe('when it patches kube-system/aws-auth', () => {
     let created = false;
