@@ -16,7 +16,7 @@ import { KubeClient, PatchType } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
 import { LocalStack, type StackLine } from '../infra/local/stack.js';
 import { CpuSnapshot } from './cpu.js';
-import { measureFloor, writes, type Floor } from './floor.js';
+import { measureFloor, printRequests, writes, type Floor } from './floor.js';
 import { BURST_SPEC, ChildSightings } from './sightings.js';
 import { Poller } from './poller.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
@@ -226,11 +226,11 @@ interface BurstContext {
 /** BURST_CLIENT_CONCURRENCY CRs created at a time, timed by the poller as the floor is. */
 const BURST_CLIENT_CONCURRENCY = 50;
 
-async function burstFigures(options: E2eBenchOptions, { client, namespace, stack, log, floor }: BurstContext): Promise<Record<string, number>> {
-  const poller = new Poller(client, namespace, true);
+async function burstFigures(options: E2eBenchOptions, context: BurstContext): Promise<Record<string, number>> {
+  const poller = new Poller(context.client, context.namespace, true);
   poller.start();
   try {
-    return await timedBurst(options, { client, namespace, stack, log, floor }, poller);
+    return await timedBurst(options, context, poller);
   } finally {
     await poller.stop();
   }
@@ -258,7 +258,7 @@ async function timedBurst(options: E2eBenchOptions, { client, namespace, stack, 
   const total = requests.reduce((sum, [, n]) => sum + n, 0);
   const waits = log.queueWaitsMs.slice(logBefore.waits);
   const limits = log.writeLimits.slice(logBefore.limits);
-  console.error(`burst: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
+  printRequests('burst', requests);
   return {
     'e2e.burst.crs': options.burstCrs,
     'e2e.burst.client_concurrency': BURST_CLIENT_CONCURRENCY,

@@ -48,7 +48,7 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
     const cpu = new CpuSnapshot().since(cpuBefore, 'floor.cpu_seconds');
     const last = (moments: Map<string, number>) => (Math.max(...names.map((name) => moments.get(name)!)) - started) / 1000;
     const requests = requestsBetween(before, await apiserverRequestsByKind(client));
-    console.error(`floor: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
+    printRequests('floor', requests);
     const floor = { allChildrenSeconds: last(poller.childrenAt), deploymentsReadySeconds: last(poller.deploymentReadyAt), requestsPerCr: requests.reduce((sum, [, n]) => sum + n, 0) / crs };
     return {
       floor,
@@ -68,6 +68,11 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
     await poller.stop();
     await deleteNamespaceAndWait(client, namespace);
   }
+}
+
+/** Prints what the apiserver served in a measured stretch, by verb and resource, to compare one stretch's with another's. */
+export function printRequests(stretch: string, requests: Array<[string, number]>): void {
+  console.error(`${stretch}: apiserver requests by verb and resource (not watches): ${requests.map(([key, n]) => `${key} ${n}`).join(', ')}`);
 }
 
 /** The write requests among `requests` (`VERB resource` keys). */
