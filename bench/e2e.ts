@@ -3,7 +3,7 @@
 // plane's floor (floor.ts: the same children created with no operator running). Then per CR at a
 // steady rate: the moments come from watches (the apiserver's own) and, beside them, from a client
 // polling every 250 ms as a user's script would (poller.ts). Then a burst of CRs created 50 at a
-// time, timed by the poller as the floor is, each figure also as a ratio to the floor's; and what it
+// time, timed by the poller (every second, as the floor is), each figure also as a ratio to the floor's; and what it
 // cost: events, invocations, reconciles, requests by verb and resource as the apiserver counted
 // them, retries after a 429 and writes abandoned without an answer (the functions' log lines).
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { LocalStack, type StackLine } from '../infra/local/stack.js';
 import { CpuSnapshot } from './cpu.js';
 import { measureFloor, printRequests, writes, type Floor } from './floor.js';
 import { BURST_SPEC, ChildSightings } from './sightings.js';
-import { Poller } from './poller.js';
+import { BULK_POLL_INTERVAL_MS, Poller } from './poller.js';
 import { deleteNamespaceAndWait, percentile, round } from './stats.js';
 
 export interface E2eBenchOptions {
@@ -227,7 +227,7 @@ interface BurstContext {
 const BURST_CLIENT_CONCURRENCY = 50;
 
 async function burstFigures(options: E2eBenchOptions, context: BurstContext): Promise<Record<string, number>> {
-  const poller = new Poller(context.client, context.namespace, true);
+  const poller = new Poller(context.client, context.namespace, true, BULK_POLL_INTERVAL_MS);
   poller.start();
   try {
     return await timedBurst(options, context, poller);

@@ -9,7 +9,7 @@ import type { KindCustomHttp } from '../functions/core/kindcustomhttp.js';
 import type { KubeClient } from '../functions/core/kube-client.js';
 import { apiserverRequestsByKind, requestsBetween } from '../infra/local/apiserver-metrics.js';
 import { CpuSnapshot } from './cpu.js';
-import { Poller } from './poller.js';
+import { BULK_POLL_INTERVAL_MS, Poller } from './poller.js';
 import { BURST_SPEC, burstSpec } from './sightings.js';
 import { deleteNamespaceAndWait, round } from './stats.js';
 
@@ -30,7 +30,7 @@ export async function measureFloor(client: KubeClient, crs: number): Promise<{ f
   await client.request('/api/v1/namespaces', { method: 'POST', body: { metadata: { name: namespace } } });
   // The children the operator would make, with the image a CR without one gets.
   const spec = burstSpec();
-  const poller = new Poller(client, namespace, false);
+  const poller = new Poller(client, namespace, false, BULK_POLL_INTERVAL_MS);
   const names = Array.from({ length: crs }, (_, i) => `burst-${i}`);
   const creates = names.flatMap((name) => {
     const cr = { apiVersion: 'groupsp.measutosh.dev/v1', kind: 'KindCustomHttp', metadata: { name, namespace, uid: 'none' }, spec: BURST_SPEC } as KindCustomHttp;
