@@ -86,6 +86,20 @@ async function published(stack: LocalStack): Promise<number> {
   return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
 }
 
+/** Waits until the forwarder has published nothing for 5 s and the queue holds nothing, in flight or not. */
+async function waitForIdleStack(stack: LocalStack, timeoutMs = 600_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await published(stack);
+  let quietSince = Date.now();
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = await published(stack);
+    if (now !== last) [last, quietSince] = [now, Date.now()];
+    if (Date.now() - quietSince >= 5000 && stack.busFigures().queueDepth === 0) return;
+  }
+  throw new Error(`the stack still had events to work through after ${timeoutMs / 1000} s`);
+}
+
 const latencies = (names: string[], from: Map<string, number>, to: Map<string, number>) => names.map((name) => to.get(name)! - from.get(name)!);
 
 /** What the stack's log lines say of the reconciles: their waits in the queue, the ones that changed nothing, and congestion. */
@@ -148,7 +162,10 @@ export async function benchEndToEnd(kubeconfig: string, functionsKubeconfig: str
     const steady = await inNamespace(client, `${run}-steady`, (namespace) => steadyFigures(options, client, namespace));
     // The burst meets a cluster as empty as the floor's did: the steady CRs' children gone. With
     // them beside it, the controllers' work per pod grows with the objects in the namespace (the
-    // disruption controller matches every pod against every PodDisruptionBudget there).
+    // disruption controller matches every pod against every PodDisruptionBudget there). And an idle
+    // stack: the deletion's events (one a child) reconciled inside the burst were 0.5 of its 2.5
+    // reconciles per CR, 5 GETs each, with the burst's events queued behind them.
+    await waitForIdleStack(stack);
     const burst = await inNamespace(client, `${run}-burst`, (namespace) => burstFigures(options, { client, namespace, stack, log, floor }));
     return { ...floorFigures, ...steady, ...burst };
   } finally {
