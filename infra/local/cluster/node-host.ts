@@ -223,5 +223,18 @@ function deleteLink(name: string): void {
   }
 }
 
-/** Whether `path` exists and is still the thing recorded as `recorded`. */
-const isSame = (path: string, identity: () => number, recorded: number | undefined) => existsSync(path) && identity() === recorded;
+/**
+ * Whether `path` exists and is still the thing recorded as `recorded`. One that vanishes as it is
+ * read is not: the namespace's deletion unregisters the host's end of the pair in the background,
+ * and sysfs answers EINVAL for a device no longer alive (ENOENT once its folder is gone).
+ */
+function isSame(path: string, identity: () => number, recorded: number | undefined): boolean {
+  if (!existsSync(path)) return false;
+  try {
+    return identity() === recorded;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EINVAL' || code === 'ENOENT' || code === 'ENODEV') return false;
+    throw error;
+  }
+}
