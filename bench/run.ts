@@ -55,12 +55,12 @@ try {
     console.error(`running ${name} ...`);
     Object.assign(figures, await run(kubeconfig));
   }
+  // Before the teardown, which can fail on its own without taking the figures with it.
+  const width = Math.max(...Object.keys(figures).map((k) => k.length));
+  console.log(Object.entries(figures).map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n'));
+  mkdirSync('bench-results', { recursive: true });
+  writeFileSync('bench-results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, scale: small ? 'small' : 'full', sections: chosen.map(([name]) => name), figures }, null, 2));
+  console.log('\nwritten to bench-results/latest.json');
 } finally {
   if (startedHere) await down();
 }
-
-const width = Math.max(...Object.keys(figures).map((k) => k.length));
-console.log(Object.entries(figures).map(([key, value]) => `${key.padEnd(width)}  ${value}`).join('\n'));
-mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/latest.json', JSON.stringify({ date: new Date().toISOString(), node: process.version, scale: small ? 'small' : 'full', sections: chosen.map(([name]) => name), figures }, null, 2));
-console.log('\nwritten to bench-results/latest.json');
