@@ -2,10 +2,11 @@
 // bus -> queue -> reconcile function -> children -> pods Ready -> status Ready. First the control
 // plane's floor (floor.ts: the same children created with no operator running). Then per CR at a
 // steady rate: the moments come from watches (the apiserver's own) and, beside them, from a client
-// polling every 250 ms as a user's script would (poller.ts). Then a burst of CRs created 50 at a
-// time, timed by the poller (every second, as the floor is), each figure also as a ratio to the floor's; and what it
-// cost: events, invocations, reconciles, requests by verb and resource as the apiserver counted
-// them, retries after a 429 and writes abandoned without an answer (the functions' log lines).
+// polling every 250 ms as a user's script would (poller.ts). Then, once the stack is idle, a burst
+// of CRs created 50 at a time, timed by the poller every second as the floor is, each figure also
+// as a ratio to the floor's; and what it cost: events, invocations, reconciles, requests by verb
+// and resource as the apiserver counted them, retries after a 429 and writes abandoned without an
+// answer (the functions' log lines).
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childKindInfo, childKinds, collectionPath, type ChildKind } from '../functions/core/children.js';
